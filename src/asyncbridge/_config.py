@@ -1,0 +1,168 @@
+"""Process-wide defaults, set with `configure()`."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, cast, get_args
+
+from typing_extensions import Unpack
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["ConflictPolicy", "Settings", "SyncLoopMode", "configure", "settings"]
+
+ConflictPolicy = Literal["thread", "raise", "greenlet"]
+SyncLoopMode = Literal["portal", "thread"]
+
+_CONFLICT_POLICIES: Final = frozenset(get_args(ConflictPolicy))
+_SYNC_LOOP_MODES: Final = frozenset(get_args(SyncLoopMode))
+
+
+class Settings(TypedDict, total=False):
+    """The options `configure()` takes; every key is optional."""
+
+    on_loop_conflict: ConflictPolicy
+    sync_loop: SyncLoopMode
+    default_workers: int
+    exit_grace: float
+    debug_wait_threshold: float | None
+
+
+class _State:
+    """The current defaults. Read on hot paths, so plain attributes."""
+
+    __slots__ = (
+        "debug_wait_threshold",
+        "default_workers",
+        "exit_grace",
+        "on_loop_conflict",
+        "sync_loop",
+    )
+
+    def __init__(self) -> None:
+        self.on_loop_conflict: ConflictPolicy = "thread"
+        self.sync_loop: SyncLoopMode = "portal"
+        self.default_workers: int = 40
+        self.exit_grace: float = 5.0
+        self.debug_wait_threshold: float | None = None
+
+
+settings: Final = _State()
+_lock = threading.Lock()
+# Called with the new default_workers value when it changes (the executor registry
+# resizes the default pool); kept as a hook so this module imports nothing of ours.
+_on_workers_change: list[Any] = []
+
+
+def check_conflict_policy(
+    value: object, name: str = "on_loop_conflict"
+) -> ConflictPolicy:
+    """Return *value* if it is a conflict policy, else raise naming *name*."""
+    if value not in _CONFLICT_POLICIES:
+        allowed = ", ".join(repr(p) for p in sorted(_CONFLICT_POLICIES))
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return cast("ConflictPolicy", value)
+
+
+def _check_number(
+    name: str, value: object, *, allow_none: bool = False
+) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        expected = (
+            "a number of seconds or None" if allow_none else "a number of seconds"
+        )
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if value != value or value < 0:  # NaN or negative  # noqa: PLR0124
+        raise ValueError(
+            f"{name} must be a non-negative number of seconds, got {value!r}"
+        )
+    return float(value)
+
+
+def _check_policy(name: str, value: object) -> ConflictPolicy:
+    return check_conflict_policy(value, name)
+
+
+def _check_sync_loop(name: str, value: object) -> SyncLoopMode:
+    if value not in _SYNC_LOOP_MODES:
+        raise ValueError(f"{name} must be 'portal' or 'thread', got {value!r}")
+    return cast("SyncLoopMode", value)
+
+
+def _check_workers(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value!r}")
+    return value
+
+
+def _check_threshold(name: str, value: object) -> float | None:
+    seconds = _check_number(name, value, allow_none=True)
+    if seconds == 0:
+        raise ValueError(f"{name} must be above 0 (or None: off)")
+    return seconds
+
+
+_VALIDATORS: Final[dict[str, Callable[[str, object], object]]] = {
+    "on_loop_conflict": _check_policy,
+    "sync_loop": _check_sync_loop,
+    "default_workers": _check_workers,
+    "exit_grace": _check_number,
+    "debug_wait_threshold": _check_threshold,
+}
+
+
+def configure(**options: Unpack[Settings]) -> Settings:
+    """Set process-wide defaults; return the previous values of those given.
+
+    Only the options passed change. The returned dict restores them:
+    ``previous = ab.configure(sync_loop="thread")`` then ``ab.configure(**previous)``.
+    A per-call option (``run_sync(..., on_loop_conflict=...)``) beats the default.
+
+    Args:
+        on_loop_conflict: ``"thread"`` (default), ``"raise"`` or ``"greenlet"``: what
+            `run_sync` does when called from a thread whose event loop is running.
+        sync_loop: ``"portal"`` (default: one shared background loop) or ``"thread"``
+            (a loop owned by each calling thread, kept between its calls).
+        default_workers: size of the default thread pool (an int >= 1).
+        exit_grace: seconds that running bridge work gets at interpreter exit.
+        debug_wait_threshold: seconds after which a bridge wait logs a deadlock
+            diagnosis on the ``asyncbridge`` logger (None: off).
+
+    Returns:
+        The previous values of the options given.
+
+    Raises:
+        TypeError: an unknown option, or a value of the wrong type.
+        ValueError: a value out of range.
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> previous = ab.configure(exit_grace=1.0)
+        >>> previous
+        {'exit_grace': 5.0}
+        >>> _ = ab.configure(**previous)
+    """
+    unknown = set(options) - set(Settings.__annotations__)
+    if unknown:
+        known = ", ".join(sorted(Settings.__annotations__))
+        raise TypeError(
+            f"configure() got unknown option(s) {', '.join(sorted(unknown))}; "
+            f"known options: {known}"
+        )
+    new = {name: _VALIDATORS[name](name, value) for name, value in options.items()}
+    with _lock:
+        previous = {name: getattr(settings, name) for name in new}
+        for name, value in new.items():
+            setattr(settings, name, value)
+    if (
+        "default_workers" in new
+        and previous["default_workers"] != new["default_workers"]
+    ):
+        for hook in _on_workers_change:
+            hook(new["default_workers"])
+    return cast("Settings", previous)
