@@ -1,15 +1,50 @@
-"""asyncbridge: make sync and async Python code work together."""
+"""asyncbridge: make sync and async Python code work together.
 
+Layers (each module imports only from the layers above it):
+
+    detection  _detect, _config, _errors, _validate
+               what runs in this thread; process-wide settings; argument checks
+    engine     _backends   the asyncio/trio differences, behind one small interface
+               _pool       asyncbridge's thread pool
+               _portal     background loops for sync callers
+               _route      which loop a worker thread works for
+               _executors  the executor registry; exit, fork and shutdown
+               _sync       run_sync / syncify (sync → async)
+               _offload    run_in_thread / asyncify (async → sync)
+    tools      _retry, _decorators, _dual, _iterators, _batch
+    adapters   asyncbridge.adapters.perfect21 (public API only, as a user would)
+"""
+
+from . import executors as executors
 from ._config import configure as configure
+from ._detect import ExecutionContext as ExecutionContext
+from ._detect import current_backend as current_backend
+from ._detect import get_context as get_context
+from ._detect import in_async_context as in_async_context
+from ._detect import is_async_callable as is_async_callable
 from ._errors import AsyncBridgeError as AsyncBridgeError
 from ._errors import ExecutorShutdownError as ExecutorShutdownError
 from ._errors import LoopBlockedWarning as LoopBlockedWarning
 from ._errors import LoopConflictError as LoopConflictError
+from ._offload import asyncify as asyncify
+from ._offload import run_in_thread as run_in_thread
+from ._sync import run_sync as run_sync
+from ._sync import syncify as syncify
 
 __all__ = [
     "AsyncBridgeError",
+    "ExecutionContext",
     "ExecutorShutdownError",
     "LoopBlockedWarning",
     "LoopConflictError",
+    "asyncify",
     "configure",
+    "current_backend",
+    "executors",
+    "get_context",
+    "in_async_context",
+    "is_async_callable",
+    "run_in_thread",
+    "run_sync",
+    "syncify",
 ]

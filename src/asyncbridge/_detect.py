@@ -1,0 +1,189 @@
+"""Detection: what runs in this thread, and whom this thread works for.
+
+Everything here is cheap enough for hot paths: the "is a loop running here?" check
+costs well under a microsecond, so decorators can afford it on every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import sys
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "ExecutionContext",
+    "current_backend",
+    "get_context",
+    "in_async_context",
+    "is_async_callable",
+    "mark_awaitable_result",
+    "running_asyncio_loop",
+    "state",
+]
+
+Backend = Literal["asyncio", "trio"]
+
+# `asyncio._get_running_loop` is listed in `asyncio.__all__` (so public by PEP 8's
+# rule) and documented as "intended to be used by event loops"; uvloop relies on it.
+# It answers "which asyncio loop runs in this thread?" in ~50 ns, against ~550 ns for
+# `get_running_loop()` raising RuntimeError when there is none.
+running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
+    asyncio._get_running_loop
+)
+
+_MARKER = "__asyncbridge_awaitable_result__"
+
+
+class _ThreadState(threading.local):
+    """Per-thread facts asyncbridge sets and reads.
+
+    `parent` is the loop (an asyncio loop or a trio token) this thread currently does
+    bridge work for: set by `run_in_thread` around each call it runs, so that
+    `run_sync` in there routes back to that loop. `is_portal` marks portal threads.
+    `runner` is this thread's own loop under ``sync_loop="thread"``.
+    """
+
+    parent: object | None = None
+    is_portal: bool = False
+    runner: object | None = None
+
+
+state = _ThreadState()
+
+
+def trio_running() -> bool:
+    """Tell whether a trio run is active in this thread."""
+    # trio declares itself through sniffio's documented `thread_local.name` for the
+    # length of a run; reading it is ~10x cheaper than `trio.lowlevel.in_trio_run()`.
+    # Neither module is imported here: if trio was never imported, it is not running.
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None:
+        return sniffio.thread_local.name == "trio"  # type: ignore[no-any-return]
+    trio = sys.modules.get("trio")
+    return trio is not None and bool(trio.lowlevel.in_trio_run())
+
+
+def current_backend() -> Backend | None:
+    """Return the async library whose event loop runs in this thread, or None.
+
+    Returns:
+        ``"asyncio"`` (uvloop included), ``"trio"``, or None when no loop runs in
+        this thread (a worker thread started from a loop also answers None).
+
+    Example:
+        >>> import asyncio, asyncbridge as ab
+        >>> ab.current_backend() is None
+        True
+        >>> async def main():
+        ...     return ab.current_backend()
+        >>> asyncio.run(main())
+        'asyncio'
+    """
+    if running_asyncio_loop() is not None:
+        return "asyncio"
+    if trio_running():
+        return "trio"
+    return None
+
+
+def in_async_context() -> bool:
+    """Tell whether an event loop (asyncio or trio) is running in this thread.
+
+    When it is, a blocking call here stalls that loop; `run_sync` called here follows
+    the ``on_loop_conflict`` policy.
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> ab.in_async_context()
+        False
+    """
+    return running_asyncio_loop() is not None or trio_running()
+
+
+def mark_awaitable_result(fn: Callable[..., Any]) -> None:
+    """Mark an asyncbridge wrapper whose result must be awaited.
+
+    `is_async_callable` answers True for it even though it is a plain function.
+    """
+    setattr(fn, _MARKER, True)
+
+
+def is_async_callable(obj: object) -> bool:
+    """Tell whether calling *obj* gives an awaitable that must be awaited.
+
+    True for ``async def`` functions, bound methods of them, `functools.partial`
+    objects wrapping them, instances whose ``__call__`` is ``async def``, and
+    asyncbridge wrappers whose result must be awaited. False for async generator
+    functions (they return async iterators, not awaitables) and for anything else.
+
+    Example:
+        >>> import functools, asyncbridge as ab
+        >>> async def fetch(url: str) -> str: ...
+        >>> ab.is_async_callable(fetch), ab.is_async_callable(functools.partial(fetch, "x"))
+        (True, True)
+        >>> ab.is_async_callable(print)
+        False
+    """
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if inspect.iscoroutinefunction(obj) or getattr(obj, _MARKER, False) is True:
+        return True
+    if callable(obj) and not isinstance(obj, type) and not inspect.isroutine(obj):
+        call = getattr(type(obj), "__call__", None)  # noqa: B004
+        return call is not None and (
+            inspect.iscoroutinefunction(call) or getattr(call, _MARKER, False) is True
+        )
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionContext:
+    """A snapshot of what runs in the calling thread, for logs and debugging.
+
+    Attributes:
+        thread_name: the calling thread's name.
+        backend: the async library running in this thread (None: none).
+        loop_running: an event loop is running in this thread.
+        is_worker: this thread is doing work for a loop (an asyncbridge or anyio/trio
+            worker thread).
+        parent_loop: the loop that worker works for (an asyncio loop or a trio
+            token), or None.
+        is_portal: this is an asyncbridge portal thread.
+    """
+
+    thread_name: str
+    backend: Backend | None
+    loop_running: bool
+    is_worker: bool
+    parent_loop: object | None
+    is_portal: bool
+
+
+def get_context() -> ExecutionContext:
+    """Describe the calling thread: backend, running loop, worker status, portal.
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> ctx = ab.get_context()
+        >>> ctx.loop_running, ctx.is_worker, ctx.is_portal
+        (False, False, False)
+    """
+    from ._route import parent_loop  # noqa: PLC0415  (engine layer, imported lazily)
+
+    backend = current_backend()
+    parent = parent_loop()
+    return ExecutionContext(
+        thread_name=threading.current_thread().name,
+        backend=backend,
+        loop_running=backend is not None,
+        is_worker=parent is not None,
+        parent_loop=parent,
+        is_portal=state.is_portal,
+    )

@@ -1,0 +1,177 @@
+"""Portals: long-lived background event loops that sync code runs coroutines on.
+
+One portal per backend, started lazily by the first call that needs it, reused by
+every later call (so a resource a coroutine creates stays valid in the next call),
+stopped by `asyncbridge.executors.shutdown()` or at interpreter exit, forgotten in
+a forked child. The asyncio portal runs on uvloop where it is installed (set
+``ASYNCBRIDGE_PORTAL_LOOP=asyncio`` in the environment to opt out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._backends import AsyncioLoop, LoopHandle, SyncJob, TrioLoop
+from ._detect import state
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Portal", "new_event_loop", "portal_for", "stop_portals"]
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """Create the kind of asyncio loop asyncbridge runs on (uvloop if available)."""
+    if os.environ.get("ASYNCBRIDGE_PORTAL_LOOP", "").lower() != "asyncio":
+        try:
+            import uvloop  # noqa: PLC0415
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+class Portal:
+    """A daemon thread running one event loop for sync callers."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.handle: LoopHandle | None = None
+        self.inflight: set[SyncJob[Any]] = set()  # calls being waited for
+        self._ready = threading.Event()
+        self._stop: Callable[[], None] | None = None
+        self._cleanup_timeout = 1.0
+        self.stopping = False  # set once stop() began: cancellations are ours
+        self.thread = threading.Thread(
+            target=self._main, name=f"asyncbridge-portal-{backend}", daemon=True
+        )
+
+    def start(self) -> LoopHandle:
+        """Start the thread and return the loop's handle once it is running."""
+        self.thread.start()
+        self._ready.wait()
+        if self.handle is None:  # pragma: no cover - the loop failed to start
+            raise RuntimeError(f"the asyncbridge {self.backend} portal failed to start")
+        return self.handle
+
+    def _main(self) -> None:
+        state.is_portal = True
+        try:
+            if self.backend == "trio":
+                self._run_trio()
+            else:
+                self._run_asyncio()
+        finally:
+            self._ready.set()
+            with _lock:  # stopped by shutdown or by a stray `loop.stop()`: forget it
+                if _portals.get(self.backend) is self:
+                    del _portals[self.backend]
+
+    def _run_asyncio(self) -> None:
+        loop = new_event_loop()
+        self.handle = AsyncioLoop(loop)
+
+        def stop() -> None:
+            loop.call_soon_threadsafe(loop.stop)
+
+        self._stop = stop
+        loop.call_soon(self._ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    loop.run_until_complete(
+                        asyncio.wait(tasks, timeout=self._cleanup_timeout)
+                    )
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    def _run_trio(self) -> None:
+        import trio  # noqa: PLC0415
+
+        async def main() -> None:
+            token = trio.lowlevel.current_trio_token()
+            stop = trio.Event()
+            self.handle = TrioLoop(token)
+            self._stop = lambda: token.run_sync_soon(stop.set)
+            self._ready.set()
+            await stop.wait()
+            # Returning cancels the system tasks our calls run in; trio waits for
+            # them, and each one's cleanup runs.
+
+        trio.run(main)
+
+    def drain(self, deadline: float) -> bool:
+        """Wait until no call is in flight, or *deadline* (monotonic) passes."""
+        while self.inflight:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def stop(self, timeout: float) -> bool:
+        """Cancel what still runs, stop the loop, join within *timeout* seconds.
+
+        Returns:
+            True if the thread ended in time (False: it is left behind, a daemon).
+        """
+        self.stopping = True
+        self._cleanup_timeout = max(0.0, timeout)
+        stop = self._stop
+        if stop is not None and self.thread.is_alive():
+            try:
+                stop()
+            except RuntimeError:  # its loop already closed or finished
+                pass
+        if self.thread is threading.current_thread():
+            return False
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
+_portals: dict[str, Portal] = {}
+_lock = threading.Lock()
+
+
+def portal_for(backend: str) -> Portal:
+    """Return the running portal for *backend*, starting it on first use."""
+    portal = _portals.get(backend)
+    if portal is not None:
+        return portal
+    with _lock:
+        portal = _portals.get(backend)
+        if portal is None:
+            portal = Portal(backend)
+            _portals[backend] = portal
+            portal.start()
+        return portal
+
+
+def stop_portals(deadline: float) -> None:
+    """Stop every portal: in-flight calls get until *deadline* (monotonic) to end."""
+    with _lock:
+        portals = list(_portals.values())
+        _portals.clear()
+    for portal in portals:
+        portal.drain(deadline)
+    for portal in portals:
+        portal.stop(max(0.0, deadline - time.monotonic()))
+
+
+def forget_portals_after_fork() -> list[Portal]:
+    """In a forked child: drop the parent's portals (their threads do not exist)."""
+    global _lock  # noqa: PLW0603
+    _lock = threading.Lock()
+    inherited = list(_portals.values())
+    _portals.clear()
+    return inherited

@@ -1,0 +1,455 @@
+"""Sync → async: `run_sync` and `syncify`.
+
+Where a call runs, in order:
+
+1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
+   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`);
+2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop;
+3. otherwise: the shared portal, or this thread's own loop under
+   ``sync_loop="thread"``.
+
+The waiting thread blocks on a plain lock that the loop releases when the coroutine
+ends; it wakes every `POLL` seconds to notice a target loop that closed under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import logging
+import sys
+import threading
+import time
+import traceback
+import warnings
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from typing_extensions import ParamSpec, TypeVarTuple
+
+from ._backends import LoopHandle, SyncJob, handle_for
+from ._config import ConflictPolicy, check_conflict_policy, settings
+from ._detect import running_asyncio_loop, state, trio_running
+from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
+from ._portal import Portal, new_event_loop, portal_for
+from ._route import parent_loop
+from ._validate import check_async_target, check_backend, check_timeout
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["run_sync", "run_sync_internal", "syncify"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+Ts = TypeVarTuple("Ts")
+
+POLL = 1.0  # seconds between checks that the target loop still exists
+logger = logging.getLogger("asyncbridge")
+
+
+# ------------------------------------------------------------------ waiting
+
+
+def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float) -> None:
+    """Log who waits for which loop, with every other thread's stack."""
+    me = threading.get_ident()
+    names = {t.ident: t.name for t in threading.enumerate()}
+    stacks = [
+        f"--- thread {names.get(ident, ident)!r}:\n"
+        + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+        if ident != me
+    ]
+    logger.warning(
+        "asyncbridge: thread %r has waited %.1f s for %r on %r. If that loop is "
+        "blocked waiting for this thread, this is a deadlock; the other threads "
+        "are at:\n%s",
+        threading.current_thread().name,
+        waited,
+        job.target,
+        handle,
+        "\n".join(stacks),
+    )
+
+
+def _block(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
+    """Wait for *job*; False if *timeout* passed first.
+
+    Raises:
+        LoopConflictError: the target loop closed before running the job.
+    """
+    acquire = job.done.acquire
+    threshold = settings.debug_wait_threshold
+    if timeout is None and threshold is None:
+        while not acquire(timeout=POLL):
+            _check_alive(job, handle)
+        return True
+    start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
+    diagnosed = threshold is None
+    while True:
+        now = time.monotonic()
+        slice_ = POLL
+        if deadline is not None:
+            if now >= deadline:
+                return acquire(blocking=False)
+            slice_ = min(slice_, deadline - now)
+        if not diagnosed:
+            slice_ = max(0.0, min(slice_, start + threshold - now))  # type: ignore[operator]
+        if acquire(timeout=slice_):
+            return True
+        _check_alive(job, handle)
+        if not diagnosed and time.monotonic() - start >= threshold:  # type: ignore[operator]
+            diagnosed = True
+            _diagnose(job, handle, time.monotonic() - start)
+
+
+def _check_alive(job: SyncJob[Any], handle: LoopHandle) -> None:
+    if handle.is_closed() and not job.done.acquire(blocking=False):
+        raise LoopConflictError(
+            f"{handle!r} closed before it ran {job.target!r}; the call was lost"
+        )
+
+
+def _wait(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
+    """Wait for *job*; cancel it on timeout or KeyboardInterrupt and wait for that.
+
+    Returns:
+        True if the job was cancelled because *timeout* passed.
+    """
+    try:
+        if _block(job, handle, timeout):
+            return False
+        handle.cancel(job)
+        _block(job, handle, None)  # let its cleanup run
+    except KeyboardInterrupt:
+        handle.cancel(job)
+        try:
+            _block(job, handle, None)  # let its cleanup run
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting for the cleanup
+            pass
+        raise
+    return True
+
+
+def _outcome(
+    job: SyncJob[T], timed_out: bool, timeout: float | None, portal: Portal | None
+) -> T:
+    error = job.error
+    if error is None and not job.cancelled:
+        return job.value  # type: ignore[return-value]
+    job.error = None  # the job must not keep the traceback alive
+    try:
+        if job.cancelled and timed_out:
+            raise TimeoutError(
+                f"run_sync() timed out after {timeout} s; the coroutine was cancelled "
+                "and its cleanup has run"
+            ) from None
+        if job.cancelled and portal is not None and portal.stopping:
+            raise ExecutorShutdownError(
+                "the asyncbridge portal was shut down while this call was running"
+            ) from error
+        raise error  # type: ignore[misc]
+    finally:
+        del error
+
+
+# ------------------------------------------------------------------ routing
+
+
+def _close(target: object, args: tuple[Any, ...] | None) -> None:
+    if args is None and inspect.iscoroutine(target):
+        target.close()
+
+
+def _on_portal(
+    portal: Portal,
+    target: Any,
+    args: tuple[Any, ...] | None,
+    kwargs: dict[str, Any] | None,
+    timeout: float | None,
+) -> Any:
+    handle = portal.handle
+    assert handle is not None  # noqa: S101  (set before start() returns)
+    job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
+    inflight = portal.inflight
+    inflight.add(job)
+    try:
+        handle.submit(job)
+        timed_out = _wait(job, handle, timeout)
+    finally:
+        inflight.discard(job)
+    return _outcome(job, timed_out, timeout, portal)
+
+
+def _on_loop(
+    native: object,
+    target: Any,
+    args: tuple[Any, ...] | None,
+    kwargs: dict[str, Any] | None,
+    timeout: float | None,
+) -> Any:
+    handle = handle_for(native)
+    job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
+    handle.submit(job)
+    timed_out = _wait(job, handle, timeout)
+    return _outcome(job, timed_out, timeout, None)
+
+
+class _OwnLoop:
+    """This thread's own loop under ``sync_loop="thread"``; closed with the thread."""
+
+    __slots__ = ("runner",)
+
+    def __init__(self) -> None:
+        self.runner = asyncio.Runner(loop_factory=new_event_loop)
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __del__(self) -> None:
+        try:
+            self.runner.close()
+        except Exception:
+            pass
+
+
+async def _with_timeout(aw: Awaitable[T], seconds: float | None) -> T:
+    if seconds is None:
+        return await aw
+    async with asyncio.timeout(seconds):
+        return await aw
+
+
+def _on_own_loop(
+    target: Any,
+    args: tuple[Any, ...] | None,
+    kwargs: dict[str, Any] | None,
+    timeout: float | None,
+) -> Any:
+    own = state.runner
+    if own is None:
+        own = state.runner = _OwnLoop()
+    aw = target if args is None else target(*args, **(kwargs or {}))
+    if timeout is not None or not inspect.iscoroutine(aw):
+        aw = _with_timeout(aw, timeout)
+    return own.runner.run(aw, context=contextvars.copy_context())  # type: ignore[attr-defined]
+
+
+def run_sync_internal(
+    target: Any,
+    args: tuple[Any, ...] | None,
+    kwargs: dict[str, Any] | None,
+    timeout: float | None,
+    on_loop_conflict: ConflictPolicy | None,
+    backend: str | None,
+    stacklevel: int,
+) -> Any:
+    """Run an already validated target by the rules in this module's docstring.
+
+    *args* None means *target* is an awaitable; otherwise it is an async function
+    called on the target loop with *args* and *kwargs*.
+    """
+    loop_here = running_asyncio_loop()
+    if loop_here is not None or trio_running():
+        here = "asyncio" if loop_here is not None else "trio"
+        policy = on_loop_conflict or settings.on_loop_conflict
+        if policy != "thread":
+            _close(target, args)
+            if policy == "raise":
+                raise LoopConflictError(
+                    f"run_sync() was called from a thread whose {here} event loop is "
+                    "running (on_loop_conflict='raise'); from async code, await the "
+                    "coroutine directly; from sync code called by async code, move "
+                    "that sync code to a thread with asyncbridge.run_in_thread()"
+                )
+            raise ValueError(
+                "on_loop_conflict='greenlet' is not available in this version of "
+                "asyncbridge; use 'thread' or 'raise'"
+            )
+        portal = portal_for(backend or here)
+        assert portal.handle is not None  # noqa: S101
+        if portal.handle.runs_here():
+            _close(target, args)
+            raise LoopConflictError(
+                "run_sync() was called by sync code running on the asyncbridge portal "
+                "loop itself, which would wait for itself forever; make that caller "
+                "async and await directly, or offload it with run_in_thread()"
+            )
+        warnings.warn(
+            f"run_sync() blocks the running {here} event loop of thread "
+            f"{threading.current_thread().name!r} until the call returns; await the "
+            "coroutine instead, or offload the blocking caller with run_in_thread()",
+            LoopBlockedWarning,
+            stacklevel=stacklevel,
+        )
+        return _on_portal(portal, target, args, kwargs, timeout)
+    try:
+        parent = parent_loop()
+    except LoopConflictError:
+        _close(target, args)
+        raise
+    if parent is not None:
+        try:
+            return _on_loop(parent, target, args, kwargs, timeout)
+        except LoopConflictError:
+            _close(target, args)
+            raise
+    backend = backend or "asyncio"
+    if backend == "asyncio" and settings.sync_loop == "thread":
+        return _on_own_loop(target, args, kwargs, timeout)
+    return _on_portal(portal_for(backend), target, args, kwargs, timeout)
+
+
+# ------------------------------------------------------------------- public
+
+
+@overload
+def run_sync(
+    fn_or_awaitable: Callable[[*Ts], Awaitable[T]],
+    /,
+    *args: *Ts,
+    timeout: float | None = None,
+    on_loop_conflict: ConflictPolicy | None = None,
+    backend: str | None = None,
+) -> T: ...
+
+
+@overload
+def run_sync(
+    fn_or_awaitable: Awaitable[T],
+    /,
+    *,
+    timeout: float | None = None,
+    on_loop_conflict: ConflictPolicy | None = None,
+    backend: str | None = None,
+) -> T: ...
+
+
+def run_sync(
+    fn_or_awaitable: Callable[..., Awaitable[T]] | Awaitable[T],
+    /,
+    *args: object,
+    timeout: float | None = None,
+    on_loop_conflict: ConflictPolicy | None = None,
+    backend: str | None = None,
+) -> T:
+    """Run async code from sync code, anywhere, and return its result.
+
+    From a plain thread the coroutine runs on the shared portal loop (started on
+    first use, reused by every call, so loop-bound objects such as connection pools
+    stay valid from one call to the next). From a worker thread of
+    `run_in_thread` (or of anyio/trio), it runs on the loop that thread works for.
+    From a thread whose own loop is running, ``on_loop_conflict`` decides:
+    ``"thread"`` runs it on the portal while this thread (and its loop) waits, with a
+    `LoopBlockedWarning`; ``"raise"`` raises `LoopConflictError`. The coroutine sees
+    a copy of the caller's contextvars.
+
+    Cancellation: on *timeout*, or KeyboardInterrupt while waiting, the coroutine is
+    cancelled and its cleanup runs before `TimeoutError` / KeyboardInterrupt is
+    raised here.
+
+    Args:
+        fn_or_awaitable: an async function (called with *args* on the target loop)
+            or an awaitable such as a coroutine object.
+        *args: positional arguments for the function. Use `syncify` or
+            `functools.partial` for keyword arguments.
+        timeout: seconds before the coroutine is cancelled (None: no limit).
+        on_loop_conflict: ``"thread"`` or ``"raise"``; default from `configure`.
+        backend: ``"asyncio"`` (default) or ``"trio"``: the portal to use. Routing
+            back to a parent loop always uses that loop's own backend.
+
+    Returns:
+        What the coroutine returned.
+
+    Raises:
+        TypeError: a sync function, a coroutine already awaited, or neither a
+            function nor an awaitable.
+        TimeoutError: *timeout* passed.
+        LoopConflictError: the call would wait on its own loop, the target loop is
+            gone, or ``on_loop_conflict="raise"`` in a thread with a running loop.
+        Exception: whatever the coroutine raised, unchanged, with its traceback.
+
+    Example:
+        >>> import asyncio, asyncbridge as ab
+        >>> async def add(a: int, b: int) -> int:
+        ...     await asyncio.sleep(0)
+        ...     return a + b
+        >>> ab.run_sync(add, 1, 2)
+        3
+    """
+    awaitable = check_async_target(fn_or_awaitable, "run_sync", "fn_or_awaitable")
+    if awaitable and args:
+        _close(fn_or_awaitable, None)
+        raise TypeError(
+            "run_sync() got positional arguments for an awaitable; pass the async "
+            "function and its arguments, run_sync(fn, *args), instead"
+        )
+    if timeout is not None:
+        timeout = check_timeout(timeout)
+    if on_loop_conflict is not None:
+        check_conflict_policy(on_loop_conflict)
+    if backend is not None:
+        check_backend(backend)
+    return run_sync_internal(  # type: ignore[no-any-return]
+        fn_or_awaitable,
+        None if awaitable else args,
+        None,
+        timeout,
+        on_loop_conflict,
+        backend,
+        stacklevel=3,
+    )
+
+
+def syncify(
+    async_fn: Callable[P, Awaitable[T]],
+    *,
+    timeout: float | None = None,
+    on_loop_conflict: ConflictPolicy | None = None,
+    backend: str | None = None,
+) -> Callable[P, T]:
+    """Wrap an async function into a sync one that runs it by `run_sync`'s rules.
+
+    The wrapper forwards ``*args, **kwargs`` untouched and keeps the name, docstring,
+    signature and ``__wrapped__`` of *async_fn*.
+
+    Args:
+        async_fn: the async function to wrap.
+        timeout: per call, as for `run_sync`.
+        on_loop_conflict: as for `run_sync`.
+        backend: as for `run_sync`.
+
+    Returns:
+        A sync function with *async_fn*'s parameters, returning its result.
+
+    Raises:
+        TypeError: *async_fn* is not an async function (raised here, at wrap time).
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> async def greet(name: str, *, punct: str = "!") -> str:
+        ...     return f"hello {name}{punct}"
+        >>> ab.syncify(greet)("bob", punct="?")
+        'hello bob?'
+    """
+    if check_async_target(async_fn, "syncify", "async_fn"):
+        _close(async_fn, None)
+        raise TypeError(
+            "syncify() wraps an async function, but got an awaitable; to run an "
+            "awaitable once, use run_sync(awaitable)"
+        )
+    timeout = check_timeout(timeout)
+    if on_loop_conflict is not None:
+        check_conflict_policy(on_loop_conflict)
+    check_backend(backend)
+
+    @functools.wraps(async_fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync_internal(  # type: ignore[no-any-return]
+            async_fn, args, kwargs, timeout, on_loop_conflict, backend, stacklevel=3
+        )
+
+    return wrapper

@@ -1,0 +1,16 @@
+"""The thread and process pools asyncbridge runs work on.
+
+``ab.executors.get()`` gives the shared default pool; ``register()`` names any
+`concurrent.futures.Executor` for ``executor=name`` anywhere; ``dedicated(name)``
+gives a one-thread executor for thread-affine resources; ``shutdown()`` stops the
+portals and pools (the bridge stays usable); ``stats()`` reports their load.
+"""
+
+from ._executors import ExecutorStats as ExecutorStats
+from ._executors import dedicated as dedicated
+from ._executors import get as get
+from ._executors import register as register
+from ._executors import shutdown as shutdown
+from ._executors import stats as stats
+
+__all__ = ["ExecutorStats", "dedicated", "get", "register", "shutdown", "stats"]
