@@ -28,6 +28,12 @@ from ._errors import LoopBlockedWarning as LoopBlockedWarning
 from ._errors import LoopConflictError as LoopConflictError
 from ._offload import asyncify as asyncify
 from ._offload import run_in_thread as run_in_thread
+from ._retry import RetryBudget as RetryBudget
+from ._retry import RetryError as RetryError
+from ._retry import RetryState as RetryState
+from ._retry import async_retry as async_retry
+from ._retry import retry_testing as retry_testing
+from ._retry import retrying as retrying
 from ._sync import run_sync as run_sync
 from ._sync import syncify as syncify
 
@@ -37,6 +43,10 @@ __all__ = [
     "ExecutorShutdownError",
     "LoopBlockedWarning",
     "LoopConflictError",
+    "RetryBudget",
+    "RetryError",
+    "RetryState",
+    "async_retry",
     "asyncify",
     "configure",
     "current_backend",
@@ -44,6 +54,8 @@ __all__ = [
     "get_context",
     "in_async_context",
     "is_async_callable",
+    "retry_testing",
+    "retrying",
     "run_in_thread",
     "run_sync",
     "syncify",
