@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import threading
 import time
@@ -123,12 +124,15 @@ class RetryBudget:
 
     __slots__ = (
         "_clock",
+        "_counted",
         "_credit",
+        "_deposit",
         "_floor",
         "_last",
         "_lock",
         "_max_credit",
         "_max_floor",
+        "_reads",
         "min_per_second",
         "ratio",
     )
@@ -151,21 +155,29 @@ class RetryBudget:
         self._credit = 0.0
         self._floor = self._max_floor
         self._last = clock()
+        # Record one call: called once per decorated call, on the success path, so
+        # it takes no lock. `count.__next__` is atomic (one C call), and the
+        # withdrawing side turns the count into credit under the lock.
+        self._deposit: Callable[[], int] = itertools.count().__next__
+        self._counted = 0  # calls already turned into credit
+        self._reads = 0  # times _try_withdraw advanced the counter to read it
 
     def __repr__(self) -> str:
         return (
             f"RetryBudget(ratio={self.ratio!r}, min_per_second={self.min_per_second!r})"
         )
 
-    def _deposit(self) -> None:
-        """Record one call (called once per decorated call, on the success path)."""
-        with self._lock:
-            credit = self._credit + self.ratio
-            self._credit = min(self._max_credit, credit)
-
     def _try_withdraw(self) -> bool:
         """Take one token for a retry; False when the budget is spent."""
         with self._lock:
+            calls = self._deposit() - self._reads  # reading advances it by one
+            self._reads += 1
+            if calls > self._counted:
+                self._credit = min(
+                    self._max_credit,
+                    self._credit + (calls - self._counted) * self.ratio,
+                )
+                self._counted = calls
             now = self._clock()
             elapsed = max(0.0, now - self._last)
             self._last = now

@@ -632,6 +632,7 @@ def _wrap_sync(fn: Callable[..., Any], policy: Policy, name: str) -> Callable[..
     budget = policy.budget
     check = policy.check_result
     timed = policy.timeout is not None
+    known_awaitable = _awaitable_types.get
 
     @functools.wraps(fn)
     def sync_retry_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -644,11 +645,9 @@ def _wrap_sync(fn: Callable[..., Any], policy: Policy, name: str) -> Callable[..
         except Exception as exc:
             error: Exception | None = exc
         else:
-            # Inlined `_is_awaitable`: this is the sync success path.
-            awaitable = _awaitable_types.get(type(result))
-            if awaitable is None:
-                awaitable = _learn_awaitable(type(result))
-            if awaitable:
+            # The sync success path: one dict lookup says "not awaitable" for a
+            # type seen before; `_is_awaitable` learns new types.
+            if known_awaitable(type(result)) is not False and _is_awaitable(result):
                 return _await_first(
                     result, fn, args, kwargs, policy, name, started, None
                 )
