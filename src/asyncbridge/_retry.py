@@ -1,7 +1,8 @@
 """Retry sync and async callables: `async_retry`, `retrying`, `retry_testing`.
 
-A tool module: it imports `_backoff` (the pure wait schedule and budget) and
-`_errors`, and `_portal` lazily, only to run an async hook from a sync wrapper.
+A tool module: it imports `_backoff` (the pure policy: settings, wait schedule,
+budget) and `_errors`, and the engine's `_sync` lazily, only to run an async hook
+from a sync wrapper.
 
 The success path of a decorated call is a plain ``try: return fn(...)`` (or
 ``await``): the per-call state (`_Run`), the testing switch, the clock and the budget
@@ -402,9 +403,9 @@ class _Run:
         attempt propagates untouched, with no note.
         """
         error.add_note(
-            f"{_NOTE}{self.name} raised this on attempt {self.attempt}, "
-            f"{self.env.clock() - self.start:.3f} s after the retries started; "
-            "not retried (`on` does not match it)"
+            f"{_NOTE}{self.name} raised this on attempt {self.attempt} "
+            f"(elapsed {self.env.clock() - self.start:.3f} s); "
+            "not retried: `on` does not match it"
         )
         return error
 
