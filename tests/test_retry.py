@@ -1371,6 +1371,48 @@ async def test_retry_testing_is_scoped_to_its_context() -> None:
     assert counts == {"capped": 1, "free": 4}
 
 
+@pytest.mark.anyio
+async def test_one_retry_testing_object_shared_by_concurrent_tasks() -> None:
+    """One retry_testing() object entered by overlapping tasks exits cleanly in each."""
+    switch = ab.retry_testing(attempts=2)
+    first_inside, second_inside, first_done = (
+        anyio.Event(),
+        anyio.Event(),
+        anyio.Event(),
+    )
+    seen: list[tuple[str, object]] = []
+
+    def current() -> object:
+        config = _retry._testing.get()
+        return None if config is None else config.attempts
+
+    async def first() -> None:
+        with switch:
+            first_inside.set()
+            await second_inside.wait()
+            seen.append(("first in", current()))
+        seen.append(("first out", current()))  # exits while second is still inside
+        first_done.set()
+
+    async def second() -> None:
+        await first_inside.wait()
+        with switch:
+            second_inside.set()
+            await first_done.wait()
+            seen.append(("second in", current()))
+        seen.append(("second out", current()))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first)
+        tg.start_soon(second)
+    assert seen == [
+        ("first in", 2),
+        ("first out", None),
+        ("second in", 2),
+        ("second out", None),
+    ]
+
+
 def test_retry_testing_reaches_threads_only_with_the_context() -> None:
     """A thread sees the switch when run in a copy of the context, else not."""
     counts: list[int] = []

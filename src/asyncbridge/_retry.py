@@ -176,7 +176,15 @@ class RetryTesting:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _testing.reset(self._tokens.pop())
+        # Newest first; a token set by a concurrent task sharing this object belongs
+        # to that task's context, where it must be reset.
+        for index in range(len(self._tokens) - 1, -1, -1):
+            try:
+                _testing.reset(self._tokens[index])
+            except ValueError:
+                continue
+            del self._tokens[index]
+            return
 
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
         """Apply the switch for every call of *fn* (sync or async)."""
