@@ -17,6 +17,8 @@ Layers (each module imports only from the layers above it):
 
 from . import executors as executors
 from ._config import configure as configure
+from ._decorators import async_safe as async_safe
+from ._decorators import mixed_execution_safe as mixed_execution_safe
 from ._detect import ExecutionContext as ExecutionContext
 from ._detect import current_backend as current_backend
 from ._detect import get_context as get_context
@@ -47,6 +49,7 @@ __all__ = [
     "RetryError",
     "RetryState",
     "async_retry",
+    "async_safe",
     "asyncify",
     "configure",
     "current_backend",
@@ -54,6 +57,7 @@ __all__ = [
     "get_context",
     "in_async_context",
     "is_async_callable",
+    "mixed_execution_safe",
     "retry_testing",
     "retrying",
     "run_in_thread",

@@ -1,0 +1,824 @@
+"""The seed's decorators: `async_safe` and `mixed_execution_safe`.
+
+A tool module: it runs coroutines for sync callers through `run_sync_internal` (the
+rules of `run_sync`) and hands blocking calls to worker threads as `ThreadJob`
+objects of the executor registry (the rules of `run_in_thread`).
+
+Layout, chosen for the path that runs millions of times (a sync function called
+where nothing needs bridging): a decorated function is a real function object with
+an ``aio`` attribute, the cheapest wrapper Python can call. A function defined in a
+class body (its ``__qualname__`` says ``Class.name``) gets a `_BridgeMethod`
+descriptor instead, because the bound method Python makes of a plain function
+forwards ``.aio`` to the unbound function: the descriptor's ``__get__`` returns a
+`_BoundBridge`, whose ``.aio`` is bound too.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import logging
+import sys
+import threading
+import types
+import warnings
+from _thread import allocate_lock
+from typing import TYPE_CHECKING, Any, Concatenate, Protocol, Self, TypeVar, overload
+
+import anyio
+from typing_extensions import ParamSpec
+
+from ._backends import ThreadJob, await_thread_job
+from ._config import ConflictPolicy, check_conflict_policy
+from ._detect import _MARKER, is_async_callable, mark_awaitable_result
+from ._detect import running_asyncio_loop as _running_loop
+from ._errors import LoopBlockedWarning
+from ._executors import default_adapter, resolve
+from ._sync import run_sync_internal
+from ._validate import _coroutine_error, check_async_target, check_timeout, describe
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine
+    from concurrent.futures import Executor
+
+__all__ = [
+    "AsyncSafe",
+    "AsyncSafeDecorator",
+    "MixedExecutionSafe",
+    "MixedExecutionSafeDecorator",
+    "async_safe",
+    "mixed_execution_safe",
+]
+
+P = ParamSpec("P")
+Q = ParamSpec("Q")
+T = TypeVar("T")
+S = TypeVar("S")
+R_co = TypeVar("R_co", covariant=True)
+T_co = TypeVar("T_co", covariant=True)
+
+logger = logging.getLogger("asyncbridge")
+
+# ------------------------------------------------------------------ static types
+
+
+class AsyncSafe(Protocol[P, T_co]):
+    """What `async_safe` makes of a callable with parameters *P* and final value *T*.
+
+    Calling it returns the final value (the awaitable it may produce is run by the
+    rules of `run_sync`); ``.aio(...)`` is the coroutine form for async callers. On a
+    method it binds like a function, ``.aio`` included.
+    """
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T_co:
+        """Call it and return the final value."""
+        ...
+
+    def aio(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T_co]:
+        """Return a coroutine giving the final value, for async callers."""
+        ...
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any] | None = None, /) -> Self: ...
+    @overload
+    def __get__(
+        self: AsyncSafe[Concatenate[S, Q], T_co],
+        obj: S,
+        owner: type[Any] | None = None,
+        /,
+    ) -> AsyncSafe[Q, T_co]: ...
+
+
+class MixedExecutionSafe(Protocol[P, R_co, T_co]):
+    """What `mixed_execution_safe` makes of a callable.
+
+    Calling it returns what the callable returns (*R*); ``.aio(...)`` is a coroutine
+    giving the final value (*T*: the awaitable it may return, awaited). On a method
+    it binds like a function, ``.aio`` included.
+    """
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Call it (in a worker thread if a loop runs here) and return its value."""
+        ...
+
+    def aio(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T_co]:
+        """Return a coroutine that runs it in a worker thread, for async callers."""
+        ...
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any] | None = None, /) -> Self: ...
+    @overload
+    def __get__(
+        self: MixedExecutionSafe[Concatenate[S, Q], R_co, T_co],
+        obj: S,
+        owner: type[Any] | None = None,
+        /,
+    ) -> MixedExecutionSafe[Q, R_co, T_co]: ...
+
+
+class AsyncSafeDecorator(Protocol):
+    """What ``async_safe(timeout=..., on_loop_conflict=...)`` returns."""
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[T]], /) -> AsyncSafe[P, T]: ...
+    @overload
+    def __call__(self, fn: Callable[P, T], /) -> AsyncSafe[P, T]: ...
+
+
+class MixedExecutionSafeDecorator(Protocol):
+    """What ``mixed_execution_safe(executor=..., timeout=...)`` returns."""
+
+    @overload
+    def __call__(
+        self, fn: Callable[P, Coroutine[Any, Any, T]], /
+    ) -> MixedExecutionSafe[P, Coroutine[Any, Any, T], T]: ...
+    @overload
+    def __call__(
+        self, fn: Callable[P, Awaitable[T]], /
+    ) -> MixedExecutionSafe[P, Awaitable[T], T]: ...
+    @overload
+    def __call__(self, fn: Callable[P, T], /) -> MixedExecutionSafe[P, T, T]: ...
+
+
+# ------------------------------------------------------------------ helpers
+
+# Types whose values are known not to be awaitable: a set lookup is what the sync
+# pass-through path of `async_safe` pays (`inspect.isawaitable` costs ~10x more).
+# Learnt per type on the slow path, up to a bound.
+_PLAIN_TYPES: set[type] = {
+    type(None),
+    bool,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bytearray,
+    list,
+    tuple,
+    dict,
+    set,
+    frozenset,
+}
+_PLAIN_TYPES_MAX = 1024
+# What a decorator builds for one target: the sync-call wrapper, the `.aio` coroutine
+# function, and whether calling the wrapper gives an awaitable.
+_Parts = tuple[Any, Any, bool]
+_PACKAGE = __name__.rpartition(".")[0] + "."
+
+
+def _is_awaitable(value: object) -> bool:
+    """Tell whether *value* must be awaited; remember types that never are."""
+    tp = type(value)
+    if hasattr(tp, "__await__"):
+        return True
+    if tp is types.GeneratorType:  # a @types.coroutine generator is awaitable
+        return inspect.isawaitable(value)
+    if len(_PLAIN_TYPES) < _PLAIN_TYPES_MAX:
+        _PLAIN_TYPES.add(tp)
+    return False
+
+
+def _caller_level() -> int:
+    """Return the stacklevel, for a warning our caller emits, of user code.
+
+    Skips every frame of the asyncbridge package, so a warning points at the line
+    that called the decorated function, however many of our wrappers (composed
+    decorators, bound methods) sit in between. Only called on bridging paths.
+    """
+    frame = sys._getframe(2)
+    level = 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+        _PACKAGE
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _thread_context() -> contextvars.Context:
+    """Copy the caller's contextvars for a worker thread, which runs no loop.
+
+    anyio records the running async library in sniffio's context variable; a copy
+    carried into a thread would make sniffio (and `anyio.run` there) believe a loop
+    runs in that thread. anyio and trio clear it for their worker threads; so do we.
+    """
+    context = contextvars.copy_context()
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None:
+        var = sniffio.current_async_library_cvar
+        if context.get(var) is not None:
+            context.run(var.set, None)
+    return context
+
+
+def _job(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    executor: str | Executor | None,
+) -> tuple[ThreadJob[Any], Callable[[ThreadJob[Any]], None]]:
+    """Make the thread job for ``fn(*args, **kwargs)`` and the function queueing it."""
+    adapter = default_adapter() if executor is None else resolve(executor)
+    target = functools.partial(fn, **kwargs) if kwargs else fn
+    context = _thread_context() if adapter.marks_threads else None
+    return ThreadJob(target, args, context), adapter.put
+
+
+async def _in_thread(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    executor: str | Executor | None,
+    limit: float | None,
+) -> Any:
+    """Await ``fn(*args, **kwargs)`` run in a worker thread (`run_in_thread` rules).
+
+    The thread works for the caller's loop (so `run_sync` in it routes back there).
+    With a time *limit* (seconds), the caller is released when it passes (or when
+    cancelled) and the thread's result is discarded; without, a cancelled caller
+    waits for the thread.
+    """
+    job, put = _job(fn, args, kwargs, executor)
+    if limit is None:
+        return await await_thread_job(job, put, cancellable=False)
+    with anyio.fail_after(limit):
+        return await await_thread_job(job, put, cancellable=True)
+
+
+async def _await_within(aw: Awaitable[T], limit: float | None) -> T:
+    if limit is None:
+        return await aw
+    with anyio.fail_after(limit):
+        return await aw
+
+
+class _Waiter:
+    """The sync side of one off-loop call of `mixed_execution_safe`."""
+
+    __slots__ = ("abandoned", "done", "error", "name", "value")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.done = allocate_lock()
+        self.done.acquire()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+    def deliver(self, value: object, error: BaseException | None) -> None:
+        """Receive the outcome (called in the worker thread)."""
+        self.value, self.error = value, error
+        if self.abandoned and error is not None:
+            logger.warning(
+                "mixed_execution_safe: %s raised after its caller stopped waiting",
+                self.name,
+                exc_info=error,
+            )
+            self.error = None
+        self.done.release()
+
+    def wait(self, job: ThreadJob[Any], timeout: float | None) -> Any:
+        """Block until the outcome arrives; return it or raise what was raised."""
+        try:
+            finished = self.done.acquire(
+                blocking=True, timeout=-1 if timeout is None else timeout
+            )
+        except BaseException:  # KeyboardInterrupt while waiting
+            self.abandoned = True
+            job.claim()  # withdraw it if no worker has started it yet
+            raise
+        if not finished:
+            self.abandoned = True
+            what = (
+                "it had not started yet and now never will"
+                if job.claim()
+                else "its worker thread cannot be stopped: the call runs on to its "
+                "end and its result is discarded"
+            )
+            raise TimeoutError(
+                f"{self.name} did not return within {timeout} s "
+                f"(mixed_execution_safe timeout); {what}"
+            )
+        error = self.error
+        if error is None:
+            return self.value
+        self.error = None
+        try:
+            raise error
+        finally:
+            del error
+
+
+def _run_off_loop(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    executor: str | Executor | None,
+    timeout: float | None,
+) -> Any:
+    """Run the call in a clean worker thread while this thread (and its loop) waits.
+
+    "Clean": the thread is not marked as working for this thread's loop, so
+    `run_sync` in there goes to the portal instead of waiting for the loop that is
+    blocked waiting for it.
+    """
+    name = f"{describe(fn)}"
+    here = "asyncio" if _running_loop() is not None else "trio"
+    warnings.warn(
+        f"calling the mixed_execution_safe {name} from a coroutine blocks the running "
+        f"{here} event loop of thread {threading.current_thread().name!r} until it "
+        "returns (it runs in a worker thread meanwhile); await its .aio(...) form "
+        "instead",
+        LoopBlockedWarning,
+        stacklevel=_caller_level(),
+    )
+    job, put = _job(fn, args, kwargs, executor)
+    waiter = _Waiter(name)
+    job.deliver = waiter.deliver
+    put(job)
+    return waiter.wait(job, timeout)
+
+
+# ------------------------------------------------------------------ layout
+
+# Attributes `functools.wraps` copies from the wrapped function's __dict__ that are
+# not true of a wrapper: the inner `.aio`, and "this is async" markers (asyncbridge's,
+# `inspect.markcoroutinefunction`'s and asyncio's legacy one).
+_NOT_INHERITED = ("aio", _MARKER, "_is_coroutine_marker", "_is_coroutine")
+
+
+def _wraps(wrapper: Any, wrapped: object) -> None:
+    functools.update_wrapper(wrapper, wrapped)  # type: ignore[arg-type]
+    namespace = wrapper.__dict__
+    for name in _NOT_INHERITED:
+        namespace.pop(name, None)
+
+
+class _BoundBridge(functools.partial[Any]):
+    """A decorated method bound to an instance (or a class): callable, with `.aio`.
+
+    A `functools.partial` underneath: creating and calling one happens in C, which
+    is most of what a method call through `_BridgeMethod` costs.
+    """
+
+    __slots__ = ()
+
+    @property
+    def __func__(self) -> Any:
+        return self.func
+
+    @property
+    def __self__(self) -> Any:
+        return self.args[0]
+
+    @property
+    def aio(self) -> Any:
+        """The bound coroutine form."""
+        func: Any = self.func
+        return types.MethodType(func.aio, self.args[0])
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return self.func.__doc__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        signature = inspect.signature(self.func)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def __getattr__(self, name: str) -> Any:
+        # Like a bound method: __name__, __wrapped__ and the like are the function's.
+        return getattr(self.func, name)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _BoundBridge)
+            and self.func is other.func
+            and self.args[0] is other.args[0]
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.func, id(self.args[0])))
+
+    def __repr__(self) -> str:
+        return f"<bound method {self.func.__qualname__} of {self.args[0]!r}>"
+
+
+class _BridgeMethod:
+    """A decorated function defined in a class body: binds like a function.
+
+    Through an instance it gives a `_BoundBridge` (``.aio`` bound too); through the
+    class, the plain wrapper function. Made for ``classmethod`` targets, it binds to
+    the class either way.
+    """
+
+    __slots__ = ("__dict__", "__weakref__", "_binds_class", "_call")
+
+    def __init__(self, call: Any, binds_class: bool) -> None:
+        functools.update_wrapper(self, call, updated=())
+        self.__dict__.update(call.__dict__)  # __wrapped__ (the target), aio, marker
+        self._call = call
+        self._binds_class = binds_class
+
+    def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
+        if self._binds_class:
+            return _BoundBridge(self._call, owner if owner is not None else type(obj))
+        if obj is None:
+            return self._call
+        return _BoundBridge(self._call, obj)
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        return self._call(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<asyncbridge method {self.__qualname__}>"  # type: ignore[attr-defined]
+
+
+def _defined_in_class(fn: object) -> bool:
+    """Tell whether *fn* will be bound as a method: defined in a class body."""
+    if isinstance(fn, _BridgeMethod):
+        return True
+    if not isinstance(fn, types.FunctionType):
+        return False
+    owner, dot, _ = fn.__qualname__.rpartition(".")
+    return bool(dot) and not owner.endswith("<locals>")
+
+
+def _layout(target: object, parts: _Parts, binding: str = "auto") -> Any:
+    """Give the wrapper of *parts* *target*'s metadata and its `.aio`; lay it out.
+
+    *binding*: ``"auto"`` (a function, or a `_BridgeMethod` if *target* was
+    defined in a class body), ``"static"`` (a function in a ``staticmethod``) or
+    ``"class"`` (a `_BridgeMethod` bound to the class).
+    """
+    call, aio, is_async = parts
+    _wraps(call, target)
+    _wraps(aio, target)
+    call.aio = aio
+    if is_async:
+        mark_awaitable_result(call)
+    if binding == "static":
+        return staticmethod(call)
+    if binding == "class":
+        return _BridgeMethod(call, binds_class=True)
+    if _defined_in_class(target):
+        return _BridgeMethod(call, binds_class=False)
+    return call
+
+
+def _check_target(fn: object, api: str) -> None:
+    if isinstance(fn, staticmethod | classmethod):
+        fn = fn.__func__
+    if inspect.iscoroutine(fn):
+        raise _coroutine_error(
+            fn,
+            api,
+            "fn",
+            "Decorate the function itself (f), not the result of calling it (f()).",
+        )
+    if not callable(fn):
+        raise TypeError(
+            f"{api}() can only decorate a callable, got {describe(fn)}; its options "
+            f"are keyword-only: @{api}(timeout=...)"
+        )
+    target: Any = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    if inspect.isasyncgenfunction(target):
+        raise TypeError(
+            f"{api}() cannot decorate the async generator function {describe(fn)}: "
+            "calling it gives an async iterator, not an awaitable; iterate it with "
+            "`async for`, or bridge the iteration instead"
+        )
+    if api == "mixed_execution_safe" and inspect.isgeneratorfunction(target):
+        raise TypeError(
+            f"mixed_execution_safe() cannot protect the generator function "
+            f"{describe(fn)}: its body runs where it is iterated, not where it is "
+            "called; decorate the function that iterates it"
+        )
+
+
+def _decorate(fn: object, make: Callable[[Any], _Parts]) -> Any:
+    """Apply a decorator to a checked function, method, classmethod or staticmethod."""
+    if isinstance(fn, staticmethod | classmethod):
+        inner = fn.__func__
+        binding = "static" if isinstance(fn, staticmethod) else "class"
+        return _layout(inner, make(inner), binding)
+    return _layout(fn, make(fn))
+
+
+class _Decorator:
+    """A configured decorator, as ``async_safe(timeout=...)`` returns it."""
+
+    __slots__ = ("_api", "_make", "_settings")
+
+    def __init__(self, api: str, make: Callable[[Any], _Parts], settings: str) -> None:
+        self._api = api
+        self._make = make
+        self._settings = settings
+
+    def __call__(self, fn: object, /) -> Any:
+        _check_target(fn, self._api)
+        return _decorate(fn, self._make)
+
+    def __repr__(self) -> str:
+        return f"<asyncbridge.{self._api}({self._settings}) decorator>"
+
+
+# ------------------------------------------------------------------ async_safe
+
+
+def _async_safe_of_async(
+    fn: Any, timeout: float | None, policy: ConflictPolicy | None
+) -> _Parts:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return run_sync_internal(
+            fn, args, kwargs, timeout, policy, None, _caller_level() + 1
+        )
+
+    async def aio(*args: Any, **kwargs: Any) -> Any:
+        if timeout is None:
+            return await fn(*args, **kwargs)
+        with anyio.fail_after(timeout):
+            return await fn(*args, **kwargs)
+
+    return call, aio, False
+
+
+def _async_safe_of_sync(
+    fn: Any, timeout: float | None, policy: ConflictPolicy | None
+) -> _Parts:
+    plain = _PLAIN_TYPES
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        if type(result) in plain:
+            return result
+        return _resolve(fn, result, timeout, policy)
+
+    async def aio(*args: Any, **kwargs: Any) -> Any:
+        result = await _in_thread(fn, args, kwargs, None, None)
+        if type(result) in plain or not _is_awaitable(result):
+            return result
+        return await _await_within(result, timeout)
+
+    return call, aio, False
+
+
+def _resolve(
+    fn: object, result: object, timeout: float | None, policy: ConflictPolicy | None
+) -> Any:
+    """The slow path of a sync target: run the awaitable it returned, if it did."""
+    if not _is_awaitable(result):
+        return result
+    check_async_target(result, "async_safe", f"the value {describe(fn)} returned")
+    return run_sync_internal(
+        result, None, None, timeout, policy, None, _caller_level() + 1
+    )
+
+
+@overload
+def async_safe(fn: Callable[P, Awaitable[T]], /) -> AsyncSafe[P, T]: ...
+@overload
+def async_safe(fn: Callable[P, T], /) -> AsyncSafe[P, T]: ...
+@overload
+def async_safe(
+    fn: None = None,
+    /,
+    *,
+    timeout: float | None = None,
+    on_loop_conflict: ConflictPolicy | None = None,
+) -> AsyncSafeDecorator: ...
+def async_safe(
+    fn: object = None,
+    /,
+    *,
+    timeout: float | None = None,
+    on_loop_conflict: ConflictPolicy | None = None,
+) -> Any:
+    """Make a callable that is async, or may return an awaitable, callable from sync code.
+
+    ``@async_safe`` (bare) or ``@async_safe(timeout=..., on_loop_conflict=...)``.
+    The decorated name is a plain sync function that returns the final value:
+
+    - an ``async def`` function (or an object whose ``__call__`` is one) runs by the
+      rules of `run_sync`: on the loop a worker thread works for, else on the shared
+      portal loop; from a thread whose own loop is running, by *on_loop_conflict*
+      (default: on the portal while this thread waits, with a `LoopBlockedWarning`);
+    - a sync function is called in the calling thread; if it returns an awaitable,
+      that runs the same way; any other value passes through untouched, at the cost
+      of a set lookup on its type.
+
+    ``.aio(*args, **kwargs)`` is the form for async callers: an async function is
+    awaited directly on the caller's loop; a sync one runs in a worker thread (the
+    rules of `run_in_thread`) and the awaitable it may return is awaited on the
+    caller's loop. Exceptions come out unchanged. On methods, classmethods and
+    staticmethods both forms bind as expected (put ``@async_safe`` above
+    ``@classmethod``).
+
+    Cancellation: *timeout* bounds the async part of a call (the coroutine, or the
+    awaitable a sync function returned): it is cancelled, its cleanup runs, then
+    `TimeoutError` is raised. Sync code cannot be interrupted; it is never timed.
+
+    Args:
+        fn: the callable (bare use).
+        timeout: seconds for the async part of each call (None: no limit).
+        on_loop_conflict: ``"thread"`` or ``"raise"``, as for `run_sync`; default
+            from `configure`.
+
+    Returns:
+        The decorated callable (bare use), or a decorator that makes it.
+
+    Raises:
+        TypeError: *fn* is not callable, is a coroutine object (it is closed), or is
+            an async generator function; *timeout* is not a number.
+        ValueError: a negative *timeout*, or an unknown *on_loop_conflict*.
+
+    Example:
+        >>> import asyncio, asyncbridge as ab
+        >>> @ab.async_safe
+        ... async def fetch(key: str) -> str:
+        ...     await asyncio.sleep(0)
+        ...     return key.upper()
+        >>> fetch("a")
+        'A'
+        >>> asyncio.run(fetch.aio("b"))
+        'B'
+    """
+    if fn is not None:
+        _check_target(fn, "async_safe")  # first: it closes a coroutine object
+    checked = check_timeout(timeout)
+    if on_loop_conflict is not None:
+        check_conflict_policy(on_loop_conflict)
+
+    def make(target: Any) -> _Parts:
+        if is_async_callable(target):
+            return _async_safe_of_async(target, checked, on_loop_conflict)
+        return _async_safe_of_sync(target, checked, on_loop_conflict)
+
+    if fn is None:
+        return _Decorator(
+            "async_safe",
+            make,
+            f"timeout={checked!r}, on_loop_conflict={on_loop_conflict!r}",
+        )
+    return _decorate(fn, make)
+
+
+# --------------------------------------------------------- mixed_execution_safe
+
+
+def _mixed_of_async(fn: Any) -> _Parts:
+    # Creating a coroutine runs no loop, so there is nothing to protect; the wrapper
+    # exists so that the decorators compose in any order. Still async.
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return await fn(*args, **kwargs)
+
+    async def aio(*args: Any, **kwargs: Any) -> Any:
+        return await fn(*args, **kwargs)
+
+    return call, aio, True
+
+
+def _mixed_of_sync(
+    fn: Any, executor: str | Executor | None, timeout: float | None
+) -> _Parts:
+    running_loop = _running_loop
+    modules = sys.modules
+    plain = _PLAIN_TYPES
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        # `running_asyncio_loop() is None and not trio_running()`, inlined: trio
+        # declares its runs in sniffio's thread-local (trio imports sniffio).
+        if running_loop() is None:
+            sniffio = modules.get("sniffio")
+            if sniffio is None or sniffio.thread_local.name != "trio":
+                return fn(*args, **kwargs)
+        return _run_off_loop(fn, args, kwargs, executor, timeout)
+
+    async def aio(*args: Any, **kwargs: Any) -> Any:
+        result = await _in_thread(fn, args, kwargs, executor, timeout)
+        if type(result) in plain or not _is_awaitable(result):
+            return result
+        return await result
+
+    return call, aio, False
+
+
+def _check_executor(executor: object) -> str | Executor | None:
+    if executor is None:
+        return None
+    if isinstance(executor, str):
+        if not executor:
+            raise ValueError(
+                "executor must be a registered executor name, not an empty string"
+            )
+        return executor  # looked up at each call: it may be registered later
+    resolve(executor)  # TypeError naming `executor` unless it is an Executor
+    return executor  # type: ignore[return-value]
+
+
+@overload
+def mixed_execution_safe(
+    fn: Callable[P, Coroutine[Any, Any, T]], /
+) -> MixedExecutionSafe[P, Coroutine[Any, Any, T], T]: ...
+@overload
+def mixed_execution_safe(
+    fn: Callable[P, Awaitable[T]], /
+) -> MixedExecutionSafe[P, Awaitable[T], T]: ...
+@overload
+def mixed_execution_safe(fn: Callable[P, T], /) -> MixedExecutionSafe[P, T, T]: ...
+@overload
+def mixed_execution_safe(
+    fn: None = None,
+    /,
+    *,
+    executor: str | Executor | None = None,
+    timeout: float | None = None,
+) -> MixedExecutionSafeDecorator: ...
+def mixed_execution_safe(
+    fn: object = None,
+    /,
+    *,
+    executor: str | Executor | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Let opaque sync code that runs its own event loop be called from anywhere.
+
+    For sync code that calls `asyncio.run`, ``loop.run_until_complete`` or
+    `anyio.run` itself (as many SDKs do), which raises `RuntimeError` in a thread
+    whose event loop is running. ``@mixed_execution_safe`` (bare) or
+    ``@mixed_execution_safe(executor=..., timeout=...)``:
+
+    - outside a running loop the call runs inline, in the calling thread, at the
+      cost of a plain call plus a loop check;
+    - in a thread whose loop is running (sync code called from a coroutine), it
+      runs in a clean worker thread, where its own loop works, while the calling
+      thread waits for it. That stalls the calling loop, so a `LoopBlockedWarning`
+      says so (through `warnings`: once per call site by default). The worker is
+      not marked as working for the blocked loop: `run_sync` in there uses the
+      portal, never the loop waiting for it. It sees a copy of the caller's
+      contextvars.
+
+    ``.aio(*args, **kwargs)`` is the form for async callers: it always runs the call
+    in a worker thread without blocking the loop (the rules of `run_in_thread`;
+    `run_sync` in there routes back to the caller's loop), and awaits the awaitable
+    the call may return. The function is called once per call, never retried;
+    exceptions come out unchanged. An ``async def`` function needs no protection
+    (creating a coroutine runs no loop): it is passed through, still async.
+
+    Cancellation: *timeout* applies where the call runs off-thread (the blocking
+    form inside a loop, and ``.aio``). A thread cannot be killed: on timeout the
+    caller gets `TimeoutError` at once and the call runs on in its thread to its
+    end, its result discarded (an exception it raises then is logged on the
+    ``asyncbridge`` logger). A call that had not started yet never starts.
+
+    Args:
+        fn: the callable (bare use).
+        executor: where it runs off-thread: a registered executor name (looked up
+            at each call) or a `concurrent.futures.Executor` (None: the default
+            pool).
+        timeout: seconds to wait for an off-thread call (None: no limit).
+
+    Returns:
+        The decorated callable (bare use), or a decorator that makes it.
+
+    Raises:
+        TypeError: *fn* is not callable, is a coroutine object (it is closed), or
+            is a generator or async generator function; *executor* or *timeout* of
+            the wrong type.
+        ValueError: a negative *timeout*, or an empty executor name.
+
+    Example:
+        >>> import asyncio, asyncbridge as ab
+        >>> @ab.mixed_execution_safe
+        ... def legacy_fetch(key: str) -> str:
+        ...     async def inner() -> str:
+        ...         return key.upper()
+        ...     return asyncio.run(inner())  # works even when called from a coroutine
+        >>> legacy_fetch("a")
+        'A'
+        >>> async def main() -> str:
+        ...     return await legacy_fetch.aio("b")
+        >>> asyncio.run(main())
+        'B'
+    """
+    if fn is not None:
+        _check_target(fn, "mixed_execution_safe")  # first: it closes a coroutine
+    checked_executor = _check_executor(executor)
+    checked_timeout = check_timeout(timeout)
+
+    def make(target: Any) -> _Parts:
+        if is_async_callable(target):
+            return _mixed_of_async(target)
+        return _mixed_of_sync(target, checked_executor, checked_timeout)
+
+    if fn is None:
+        return _Decorator(
+            "mixed_execution_safe",
+            make,
+            f"executor={checked_executor!r}, timeout={checked_timeout!r}",
+        )
+    return _decorate(fn, make)
