@@ -418,9 +418,17 @@ class _BridgeMethod:
 
     def __init__(self, call: Any, binds_class: bool) -> None:
         functools.update_wrapper(self, call, updated=())
-        self.__dict__.update(call.__dict__)  # __wrapped__ (the target), aio, marker
+        self.__dict__.update(call.__dict__)  # __wrapped__ (the target), marker
+        # `aio` is a property: a decorator stacked on this one that copies __dict__
+        # (functools.wraps) must not end up with an unbound, bypassing `.aio`.
+        del self.__dict__["aio"]
         self._call = call
         self._binds_class = binds_class
+
+    @property
+    def aio(self) -> Any:
+        """The coroutine form, unbound (as the method is through the class)."""
+        return self._call.aio
 
     def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
         if self._binds_class:
