@@ -39,7 +39,7 @@ from ._validate import check_async_target, check_backend, check_timeout
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["run_sync", "run_sync_internal", "syncify"]
+__all__ = ["run_job", "run_sync", "run_sync_internal", "syncify"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -196,6 +196,34 @@ def _on_loop(
     handle.submit(job)
     timed_out = _wait(job, handle, timeout)
     return _outcome(job, timed_out, timeout, None)
+
+
+def run_job(
+    job: SyncJob[T],
+    handle: LoopHandle,
+    portal: Portal | None = None,
+    timeout: float | None = None,
+    submit: Callable[[SyncJob[T]], None] | None = None,
+) -> T:
+    """Start *job* on the loop of *handle* and wait for it, as `run_sync` waits.
+
+    The hook for tools that pick their loop themselves (a `DualInterface` instance's
+    home loop, the one task an iterator or context-manager bridge runs in): the same
+    waiting, cancellation on timeout or KeyboardInterrupt, and outcome as
+    `run_sync`. *portal*, when *handle* is a portal's, counts the call as in flight
+    for shutdown. *submit* replaces ``handle.submit`` (to hand the job to a task that
+    already runs).
+    """
+    inflight = None if portal is None else portal.inflight
+    if inflight is not None:
+        inflight.add(job)
+    try:
+        (handle.submit if submit is None else submit)(job)
+        timed_out = _wait(job, handle, timeout)
+    finally:
+        if inflight is not None:
+            inflight.discard(job)
+    return _outcome(job, timed_out, timeout, portal)
 
 
 class _OwnLoop:
