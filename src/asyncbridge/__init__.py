@@ -11,7 +11,11 @@ Layers (each module imports only from the layers above it):
                _executors  the executor registry; exit, fork and shutdown
                _sync       run_sync / syncify (sync → async)
                _offload    run_in_thread / asyncify (async → sync)
-    tools      _retry, _decorators, _dual, _iterators, _batch
+    tools      _retry, _decorators
+               _pinned     one loop (and one task) kept for a bridged object
+               _iterators  iterator and context-manager bridges
+               _dual       DualInterface, sync_twin, async_twin
+               _batch      gather_limited, map_async, batch_execute
     adapters   asyncbridge.adapters.perfect21 (public API only, as a user would)
 """
 
@@ -28,6 +32,10 @@ from ._errors import AsyncBridgeError as AsyncBridgeError
 from ._errors import ExecutorShutdownError as ExecutorShutdownError
 from ._errors import LoopBlockedWarning as LoopBlockedWarning
 from ._errors import LoopConflictError as LoopConflictError
+from ._iterators import async_context as async_context
+from ._iterators import iterate_in_thread as iterate_in_thread
+from ._iterators import iterate_sync as iterate_sync
+from ._iterators import sync_context as sync_context
 from ._offload import asyncify as asyncify
 from ._offload import run_in_thread as run_in_thread
 from ._retry import RetryBudget as RetryBudget
@@ -48,6 +56,7 @@ __all__ = [
     "RetryBudget",
     "RetryError",
     "RetryState",
+    "async_context",
     "async_retry",
     "async_safe",
     "asyncify",
@@ -57,10 +66,13 @@ __all__ = [
     "get_context",
     "in_async_context",
     "is_async_callable",
+    "iterate_in_thread",
+    "iterate_sync",
     "mixed_execution_safe",
     "retry_testing",
     "retrying",
     "run_in_thread",
     "run_sync",
+    "sync_context",
     "syncify",
 ]

@@ -1,0 +1,357 @@
+"""Sync code pinned to one event loop: what bridges objects (not single calls) need.
+
+`run_sync` picks a loop for each call. An async iterator, an async context manager
+or a `DualInterface` instance needs one loop for its whole life, and an async context
+manager needs one *task* for its enter and exit (cancel scopes, task groups and
+``asyncio.timeout`` belong to the task that entered them). Here:
+
+* `Dest`: a loop chosen once (`pick_dest` applies `run_sync`'s rules), with the
+  checks that turn a call that could never finish into a `LoopConflictError`;
+* `Session`: one task on that loop that runs a sync caller's steps, in order, all
+  inside itself, and runs a clean-up step if the loop ends under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import warnings
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._backends import LoopHandle, SyncJob, handle_for
+from ._config import ConflictPolicy, settings
+from ._detect import running_asyncio_loop, state, trio_running
+from ._errors import LoopBlockedWarning, LoopConflictError
+from ._portal import Portal, portal_for
+from ._route import parent_loop
+from ._sync import run_job
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = [
+    "Dest",
+    "Session",
+    "check_blocking",
+    "current_native",
+    "describe_loop",
+    "dest_for_native",
+    "pick_dest",
+]
+
+logger = logging.getLogger("asyncbridge")
+
+
+def current_native() -> object | None:
+    """The running asyncio loop or trio token of this thread (None: no loop runs)."""
+    loop = running_asyncio_loop()
+    if loop is not None:
+        return loop
+    if trio_running():
+        import trio  # noqa: PLC0415  (running, so imported)
+
+        return trio.lowlevel.current_trio_token()
+    return None
+
+
+def describe_loop(native: object, portal: Portal | None = None) -> str:
+    """Name a loop for an error message, telling loops of the same type apart."""
+    if isinstance(native, asyncio.AbstractEventLoop):
+        kind = type(native)
+        text = f"the asyncio loop <{kind.__module__}.{kind.__qualname__} at {id(native):#x}>"
+    else:
+        text = f"the trio run <TrioToken at {id(native):#x}>"
+    if portal is not None:
+        text = f"the asyncbridge {portal.backend} portal ({text[4:]})"
+    return text
+
+
+class Dest:
+    """A loop that sync code sends coroutines to, chosen once and reused."""
+
+    __slots__ = ("handle", "loop", "native", "portal")
+
+    def __init__(self, handle: LoopHandle, portal: Portal | None) -> None:
+        self.handle = handle
+        self.native = native = handle.native
+        # the asyncio loop, to check that it still runs (None: a trio run)
+        self.loop = native if isinstance(native, asyncio.AbstractEventLoop) else None
+        self.portal = portal  # set when this is a portal's loop
+
+    def describe(self) -> str:
+        """Name this loop for error messages."""
+        return describe_loop(self.native, self.portal)
+
+    def self_wait_error(self, what: str, role: str = "") -> LoopConflictError:
+        """The error for a caller on this loop's own thread (it would wait forever)."""
+        return LoopConflictError(
+            f"{what} was called from the thread that runs {self.describe()}{role}, "
+            "and needs that loop, so it would wait for itself forever; from async "
+            "code on that loop, await the async API instead (or move the blocking "
+            "caller to a thread with asyncbridge.run_in_thread())"
+        )
+
+    def check_running(self, what: str, role: str = "") -> None:
+        """Raise LoopConflictError if this asyncio loop is closed or not running."""
+        loop = self.loop
+        if loop is not None and not loop.is_running():
+            how = "closed" if loop.is_closed() else "not running"
+            raise LoopConflictError(
+                f"{what} needs {self.describe()}{role}, but that loop is {how}, so "
+                "nothing would ever run the call"
+            )
+
+    def check_usable(self, what: str, role: str = "") -> None:
+        """Raise LoopConflictError if a sync caller here could never get an answer.
+
+        Args:
+            what: the API being called, for the message (``"Client.fetch()"``).
+            role: what this loop is to the caller, for the message.
+        """
+        if self.handle.runs_here():
+            raise self.self_wait_error(what, role)
+        self.check_running(what, role)
+
+    def run(
+        self,
+        target: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run ``await target(*args, **kwargs)`` on this loop and wait for it."""
+        job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
+        return run_job(job, self.handle, self.portal)
+
+
+def _portal_dest(backend: str) -> Dest:
+    portal = portal_for(backend)
+    assert portal.handle is not None  # noqa: S101  (set before portal_for returns)
+    return Dest(portal.handle, portal)
+
+
+def dest_for_native(native: object) -> Dest:
+    """The `Dest` of a running loop given by its asyncio loop or trio token."""
+    if state.is_portal:  # this thread is a portal: keep its shutdown bookkeeping
+        backend = "asyncio" if isinstance(native, asyncio.AbstractEventLoop) else "trio"
+        portal = portal_for(backend)
+        if portal.handle is not None and portal.handle.native is native:
+            return Dest(portal.handle, portal)
+    return Dest(handle_for(native), None)
+
+
+def check_blocking(
+    what: str, policy: ConflictPolicy | None, stacklevel: int
+) -> str | None:
+    """Apply the ``on_loop_conflict`` policy if a loop runs in this thread.
+
+    Returns:
+        The backend running here (None: none), after warning `LoopBlockedWarning`
+        under the ``"thread"`` policy.
+
+    Raises:
+        LoopConflictError: under the ``"raise"`` policy.
+        ValueError: under ``"greenlet"``, which this version does not provide.
+    """
+    if running_asyncio_loop() is not None:
+        here = "asyncio"
+    elif trio_running():
+        here = "trio"
+    else:
+        return None
+    policy = policy or settings.on_loop_conflict
+    if policy == "raise":
+        raise LoopConflictError(
+            f"{what} was called from a thread whose {here} event loop is running "
+            "(on_loop_conflict='raise'); from async code use the async API, and move "
+            "sync code called by async code to a thread with asyncbridge.run_in_thread()"
+        )
+    if policy != "thread":
+        raise ValueError(
+            "on_loop_conflict='greenlet' is not available in this version of "
+            "asyncbridge; use 'thread' or 'raise'"
+        )
+    warnings.warn(
+        f"{what} blocks the running {here} event loop of thread "
+        f"{threading.current_thread().name!r} until it returns; use the async API "
+        "instead, or offload the blocking caller with run_in_thread()",
+        LoopBlockedWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return here
+
+
+def pick_dest(
+    what: str,
+    backend: str | None,
+    policy: ConflictPolicy | None,
+    stacklevel: int,
+) -> Dest:
+    """Choose the loop a sync caller here uses, by `run_sync`'s rules.
+
+    A thread whose loop runs: the portal (after the ``on_loop_conflict`` policy); a
+    worker thread of a loop: that loop; any other thread: the portal of *backend*.
+    (Mirrors `run_sync_internal`'s routing, except that ``sync_loop="thread"`` is not
+    used: a pinned loop must be reachable from other threads.)
+    """
+    here = check_blocking(what, policy, stacklevel + 1)
+    if here is not None:
+        dest = _portal_dest(backend or here)
+        dest.check_usable(what)
+        return dest
+    parent = parent_loop()
+    if parent is not None:
+        return Dest(handle_for(parent), None)
+    return _portal_dest(backend or "asyncio")
+
+
+# ------------------------------------------------------------------ sessions
+
+
+async def _run_step(job: SyncJob[Any]) -> None:
+    """Run one step inside the session's task, as `_backends` runs a whole job.
+
+    No cancel scope of its own: a step may enter one (a task group in
+    ``__aenter__``) that a later step exits, so scopes must not be nested per step.
+    A cancellation (of the session, or from outside) is recorded and re-raised.
+    """
+    try:
+        job.value = await job.awaitable()
+    except anyio.get_cancelled_exc_class() as exc:
+        job.cancelled = True
+        job.error = exc
+        raise
+    except BaseException as exc:  # carried to the waiting thread, raised there
+        job.error = exc
+    finally:
+        job.task = job.scope = None
+        job.done.release()
+
+
+class Session:
+    """One task on a `Dest`'s loop that runs a sync caller's steps, in order.
+
+    Steps are queued from the sync side through small put jobs and run one by one
+    inside the session's task, so everything they do belongs to one task. The task
+    ends after the step marked last; if the loop ends first, *on_abort* (set by the
+    owner once there is something to clean up) runs, shielded, with the exception.
+    """
+
+    __slots__ = ("_ended", "_queue", "_started", "_wakeup", "dest", "last", "on_abort")
+
+    def __init__(self, dest: Dest) -> None:
+        self.dest = dest
+        self.on_abort: Callable[[BaseException], Awaitable[object]] | None = None
+        self.last: SyncJob[Any] | None = None  # the step most recently run
+        self._queue: deque[tuple[SyncJob[Any], bool]] = deque()
+        self._wakeup: anyio.Event | None = None
+        self._started = False
+        self._ended = False  # the task has returned or was cancelled
+
+    @property
+    def ended(self) -> bool:
+        """Tell whether the session's task is over (no step will run any more)."""
+        return self._ended
+
+    def call(
+        self, target: Callable[..., Awaitable[Any]], *args: Any, last: bool = False
+    ) -> Any:
+        """Run ``await target(*args)`` in the session's task; wait and return it.
+
+        With *last*, the task ends after this step, however it goes.
+        """
+        job: SyncJob[Any] = SyncJob(target, args, None, contextvars.copy_context())
+        self.last = job
+        return run_job(
+            job, self.dest.handle, self.dest.portal, None, self._enqueue(last)
+        )
+
+    def call_soon(self, target: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Queue a last step without waiting for it (nobody could: see callers)."""
+        if not self._started:
+            return
+        job: SyncJob[Any] = SyncJob(target, args, None, contextvars.copy_context())
+        try:
+            self._enqueue(last=True)(job)
+        except LoopConflictError:  # the loop is gone, and the task with it
+            pass
+
+    def _enqueue(self, last: bool) -> Callable[[SyncJob[Any]], None]:
+        def submit(job: SyncJob[Any]) -> None:
+            handle = self.dest.handle
+            if not self._started:
+                handle.submit(SyncJob(self._serve, (), None, contextvars.Context()))
+                self._started = True
+            handle.submit(SyncJob(self._put, (job, last), None, contextvars.Context()))
+
+        return submit
+
+    async def _put(self, job: SyncJob[Any], last: bool) -> None:
+        if self._ended:
+            _fail(job)
+            return
+        self._queue.append((job, last))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _serve(self) -> None:
+        """The session's task: run queued steps until the last one, or until cancelled.
+
+        It runs in one cancel scope, which each step's job exposes to
+        `LoopHandle.cancel` (through its ``task`` / ``scope`` slots, which only need
+        ``cancel()``): a timeout or KeyboardInterrupt in a waiting thread cancels the
+        session, and the clean-up then runs, as it does when the loop ends.
+        """
+        queue = self._queue
+        cancelled: BaseException | None = None
+        try:
+            with anyio.CancelScope() as scope:
+                try:
+                    while True:
+                        while not queue:
+                            self._wakeup = anyio.Event()
+                            await self._wakeup.wait()
+                        self._wakeup = None
+                        job, last = queue.popleft()
+                        job.task = job.scope = scope  # type: ignore[assignment]
+                        if job.cancel_requested:
+                            scope.cancel()
+                        await _run_step(job)
+                        if last:
+                            self._ended = True
+                            return
+                except anyio.get_cancelled_exc_class() as exc:
+                    cancelled = exc
+                    raise
+        except BaseException as exc:  # cancelled from outside: the loop ends
+            await self._abort(exc)
+            raise
+        if cancelled is not None:  # cancelled by a waiting thread
+            await self._abort(cancelled)
+
+    async def _abort(self, exc: BaseException) -> None:
+        self._ended = True
+        while self._queue:
+            _fail(self._queue.popleft()[0])
+        on_abort, self.on_abort = self.on_abort, None
+        if on_abort is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await on_abort(exc)
+                except BaseException as error:
+                    if error is not exc:  # re-raising what it was given is normal
+                        logger.warning(
+                            "asyncbridge: the clean-up of an interrupted bridge failed",
+                            exc_info=True,
+                        )
+
+
+def _fail(job: SyncJob[Any]) -> None:
+    job.error = LoopConflictError(
+        "the task this call needed has ended (its event loop is shutting down)"
+    )
+    job.done.release()
