@@ -28,6 +28,9 @@ from ._detect import current_backend as current_backend
 from ._detect import get_context as get_context
 from ._detect import in_async_context as in_async_context
 from ._detect import is_async_callable as is_async_callable
+from ._dual import DualInterface as DualInterface
+from ._dual import async_twin as async_twin
+from ._dual import sync_twin as sync_twin
 from ._errors import AsyncBridgeError as AsyncBridgeError
 from ._errors import ExecutorShutdownError as ExecutorShutdownError
 from ._errors import LoopBlockedWarning as LoopBlockedWarning
@@ -49,6 +52,7 @@ from ._sync import syncify as syncify
 
 __all__ = [
     "AsyncBridgeError",
+    "DualInterface",
     "ExecutionContext",
     "ExecutorShutdownError",
     "LoopBlockedWarning",
@@ -59,6 +63,7 @@ __all__ = [
     "async_context",
     "async_retry",
     "async_safe",
+    "async_twin",
     "asyncify",
     "configure",
     "current_backend",
@@ -74,5 +79,6 @@ __all__ = [
     "run_in_thread",
     "run_sync",
     "sync_context",
+    "sync_twin",
     "syncify",
 ]
