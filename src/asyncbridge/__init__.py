@@ -20,6 +20,11 @@ Layers (each module imports only from the layers above it):
 """
 
 from . import executors as executors
+from ._batch import OutcomeStatus as OutcomeStatus
+from ._batch import TaskOutcome as TaskOutcome
+from ._batch import batch_execute as batch_execute
+from ._batch import gather_limited as gather_limited
+from ._batch import map_async as map_async
 from ._config import configure as configure
 from ._decorators import async_safe as async_safe
 from ._decorators import mixed_execution_safe as mixed_execution_safe
@@ -57,22 +62,27 @@ __all__ = [
     "ExecutorShutdownError",
     "LoopBlockedWarning",
     "LoopConflictError",
+    "OutcomeStatus",
     "RetryBudget",
     "RetryError",
     "RetryState",
+    "TaskOutcome",
     "async_context",
     "async_retry",
     "async_safe",
     "async_twin",
     "asyncify",
+    "batch_execute",
     "configure",
     "current_backend",
     "executors",
+    "gather_limited",
     "get_context",
     "in_async_context",
     "is_async_callable",
     "iterate_in_thread",
     "iterate_sync",
+    "map_async",
     "mixed_execution_safe",
     "retry_testing",
     "retrying",
