@@ -410,20 +410,18 @@ class _BridgeMethod:
     """A decorated function defined in a class body: binds like a function.
 
     Through an instance it gives a `_BoundBridge` (``.aio`` bound too); through the
-    class, the plain wrapper function. Made for ``classmethod`` targets, it binds to
-    the class either way.
+    class, the plain wrapper function.
     """
 
-    __slots__ = ("__dict__", "__weakref__", "_binds_class", "_call")
+    __slots__ = ("__dict__", "__weakref__", "_call")
 
-    def __init__(self, call: Any, binds_class: bool) -> None:
+    def __init__(self, call: Any) -> None:
         functools.update_wrapper(self, call, updated=())
         self.__dict__.update(call.__dict__)  # __wrapped__ (the target), marker
         # `aio` is a property: a decorator stacked on this one that copies __dict__
         # (functools.wraps) must not end up with an unbound, bypassing `.aio`.
         del self.__dict__["aio"]
         self._call = call
-        self._binds_class = binds_class
 
     @property
     def aio(self) -> Any:
@@ -431,8 +429,6 @@ class _BridgeMethod:
         return self._call.aio
 
     def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
-        if self._binds_class:
-            return _BoundBridge(self._call, owner if owner is not None else type(obj))
         if obj is None:
             return self._call
         return _BoundBridge(self._call, obj)
@@ -442,6 +438,15 @@ class _BridgeMethod:
 
     def __repr__(self) -> str:
         return f"<asyncbridge method {self.__qualname__}>"  # type: ignore[attr-defined]
+
+
+class _BridgeClassMethod(_BridgeMethod):
+    """A decorated ``classmethod``: binds to the class, through it or an instance."""
+
+    __slots__ = ()
+
+    def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
+        return _BoundBridge(self._call, owner if owner is not None else type(obj))
 
 
 def _defined_in_class(fn: object) -> bool:
@@ -470,9 +475,9 @@ def _layout(target: object, parts: _Parts, binding: str = "auto") -> Any:
     if binding == "static":
         return staticmethod(call)
     if binding == "class":
-        return _BridgeMethod(call, binds_class=True)
+        return _BridgeClassMethod(call)
     if _defined_in_class(target):
-        return _BridgeMethod(call, binds_class=False)
+        return _BridgeMethod(call)
     return call
 
 
@@ -698,12 +703,13 @@ def _mixed_of_sync(
     plain = _PLAIN_TYPES
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        # `running_asyncio_loop() is None and not trio_running()`, inlined: trio
-        # declares its runs in sniffio's thread-local (trio imports sniffio).
-        if running_loop() is None:
-            sniffio = modules.get("sniffio")
-            if sniffio is None or sniffio.thread_local.name != "trio":
-                return fn(*args, **kwargs)
+        # `running_asyncio_loop() is None and not trio_running()`, inlined: no trio
+        # run without trio imported; trio declares its runs in sniffio's thread-local
+        # (and imports sniffio).
+        if running_loop() is None and (
+            "trio" not in modules or modules["sniffio"].thread_local.name != "trio"
+        ):
+            return fn(*args, **kwargs)
         return _run_off_loop(fn, args, kwargs, executor, timeout)
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
