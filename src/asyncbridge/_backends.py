@@ -127,6 +127,11 @@ class LoopHandle(Protocol):
 
 async def _drive_asyncio(job: SyncJob[Any]) -> None:
     try:
+        # Cancelling a task before its first step would skip this whole body (and
+        # the release below), so `_cancel` only cancels once `task` is set here.
+        job.task = asyncio.current_task()
+        if job.cancel_requested:
+            raise asyncio.CancelledError  # noqa: TRY301  (recorded just below)
         job.value = await job.awaitable()
     except asyncio.CancelledError as exc:
         job.cancelled = True
@@ -159,7 +164,7 @@ class AsyncioLoop:
             ) from None
 
     def _start(self, job: SyncJob[Any]) -> None:
-        job.task = self.loop.create_task(_drive_asyncio(job), context=job.context)
+        self.loop.create_task(_drive_asyncio(job), context=job.context)
 
     def cancel(self, job: SyncJob[Any]) -> None:
         try:
@@ -169,7 +174,6 @@ class AsyncioLoop:
 
     @staticmethod
     def _cancel(job: SyncJob[Any]) -> None:
-        # Runs after `_start` (call_soon_threadsafe keeps order), so `task` is set.
         job.cancel_requested = True
         if job.task is not None:
             job.task.cancel()
@@ -319,9 +323,10 @@ class ThreadJob(Generic[T]):
             return False
         return True
 
-    def run(self) -> None:
+    def run(self, finished: Callable[[], None] = _noop) -> None:
         """Run the job in the calling worker thread and deliver its outcome."""
         if not self.claim():
+            finished()
             return  # the waiting task gave up before it started
         tls = state
         previous = tls.parent
@@ -332,11 +337,13 @@ class ThreadJob(Generic[T]):
             else:
                 value = self.context.run(self.fn, *self.args)
         except BaseException as exc:  # delivered to the waiting task, raised there
+            tls.parent = previous
+            finished()
             self.deliver(None, exc)
         else:
-            self.deliver(value, None)
-        finally:
             tls.parent = previous
+            finished()
+            self.deliver(value, None)
 
     def abandon(self, error: BaseException) -> None:
         """Fail the job without running it (its executor shut down)."""

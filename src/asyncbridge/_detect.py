@@ -48,11 +48,13 @@ class _ThreadState(threading.local):
     bridge work for: set by `run_in_thread` around each call it runs, so that
     `run_sync` in there routes back to that loop. `is_portal` marks portal threads.
     `runner` is this thread's own loop under ``sync_loop="thread"``.
+    `not_foreign_worker` caches a negative answer of `_route.parent_loop()`.
     """
 
     parent: object | None = None
     is_portal: bool = False
     runner: object | None = None
+    not_foreign_worker: bool = False  # known not to be an anyio/trio worker thread
 
 
 state = _ThreadState()

@@ -39,11 +39,20 @@ _all_pools: weakref.WeakSet[BridgePool] = weakref.WeakSet()
 class Runnable(Protocol):
     """What a pool runs: `run()` in a worker, `abandon()` if it never will."""
 
-    def run(self) -> None:
-        """Run in the worker thread; must not raise."""
+    def run(self, finished: Callable[[], None] = ...) -> None:
+        """Run in the worker thread, call *finished*, then deliver; never raise.
+
+        *finished* tells the pool the worker is free again. It is called before the
+        outcome is delivered, so a caller that submits its next job as soon as it
+        has the result finds that worker idle instead of starting another one.
+        """
 
     def abandon(self, error: BaseException) -> None:
         """Fail without running (the pool shut down)."""
+
+
+def _nothing() -> None:
+    pass
 
 
 class _FutureItem:
@@ -63,14 +72,17 @@ class _FutureItem:
         self.args = args
         self.kwargs = kwargs
 
-    def run(self) -> None:
+    def run(self, finished: Callable[[], None] = _nothing) -> None:
         if not self.future.set_running_or_notify_cancel():
+            finished()
             return
         try:
             result = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:
+            finished()
             self.future.set_exception(exc)
         else:
+            finished()
             self.future.set_result(result)
 
     def abandon(self, error: BaseException) -> None:
@@ -165,7 +177,16 @@ class BridgePool(concurrent.futures.Executor):
         me = threading.current_thread()
         get = self._queue.get
         timeout = self._idle_timeout
+        lock = self._lock
         done = 0
+
+        def finished() -> None:
+            nonlocal done
+            done += 1
+            self._done_counts[me] = done
+            with lock:
+                self._idle += 1
+
         try:
             while True:
                 try:
@@ -178,11 +199,7 @@ class BridgePool(concurrent.futures.Executor):
                     continue
                 if item is None:  # shutdown
                     return
-                item.run()
-                done += 1
-                self._done_counts[me] = done
-                with self._lock:
-                    self._idle += 1
+                item.run(finished)
         finally:
             with self._lock:
                 self._threads.discard(me)

@@ -158,12 +158,18 @@ def portal_for(backend: str) -> Portal:
 
 
 def stop_portals(deadline: float) -> None:
-    """Stop every portal: in-flight calls get until *deadline* (monotonic) to end."""
+    """Stop every portal by *deadline* (monotonic).
+
+    Calls in flight may finish until shortly before it; what still runs then is
+    cancelled, and its cleanup gets the time left (a quarter of the grace, at most
+    one second, kept back for that).
+    """
     with _lock:
         portals = list(_portals.values())
         _portals.clear()
+    reserve = min(1.0, max(0.0, deadline - time.monotonic()) / 4)
     for portal in portals:
-        portal.drain(deadline)
+        portal.drain(deadline - reserve)
     for portal in portals:
         portal.stop(max(0.0, deadline - time.monotonic()))
 

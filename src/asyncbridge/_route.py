@@ -26,9 +26,17 @@ def parent_loop() -> object | None:
     parent = state.parent
     if parent is not None:
         return parent
-    if threading.current_thread() is threading.main_thread():
+    if (
+        state.not_foreign_worker
+        or threading.current_thread() is threading.main_thread()
+    ):
         return None
-    return _anyio_parent() or _trio_parent()
+    parent = _anyio_parent() or _trio_parent()
+    if parent is None:
+        # anyio and trio run user code only in threads they create, and only as
+        # worker calls: a thread that is not one now never becomes one.
+        state.not_foreign_worker = True
+    return parent
 
 
 def _anyio_parent() -> object | None:

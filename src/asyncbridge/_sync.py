@@ -232,7 +232,12 @@ class _OwnLoop:
     __slots__ = ("runner",)
 
     def __init__(self) -> None:
-        self.runner = asyncio.Runner(loop_factory=new_event_loop)
+        # uvloop is slower than asyncio here on the main thread: with a SIGINT
+        # handler installed per run (asyncio.Runner does that), it makes a new
+        # socketpair on every run_until_complete.
+        main = threading.current_thread() is threading.main_thread()
+        factory = asyncio.new_event_loop if main else new_event_loop
+        self.runner = asyncio.Runner(loop_factory=factory)
 
     def close(self) -> None:
         self.runner.close()
