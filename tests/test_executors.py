@@ -1,0 +1,248 @@
+"""asyncbridge.executors: the registry, dedicated executors, shutdown, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+
+import anyio
+import pytest
+
+import asyncbridge as ab
+from asyncbridge._pool import BridgePool
+
+
+@pytest.fixture(autouse=True)
+def _fresh_bridge() -> object:
+    """Each test starts and ends with a fresh bridge (no leftover executors)."""
+    ab.executors.shutdown()
+    yield
+    ab.executors.shutdown()
+
+
+def test_default_pool_is_lazy_and_shared() -> None:
+    """get() creates the default pool on first use and returns the same one after."""
+    assert "default" not in ab.executors.stats()
+    pool = ab.executors.get()
+    assert pool is ab.executors.get("default")
+    assert isinstance(pool, concurrent.futures.Executor)
+    assert pool.submit(sum, [1, 2]).result() == 3
+    assert "default" in ab.executors.stats()
+
+
+def test_default_workers_sizes_the_pool() -> None:
+    """configure(default_workers=N) caps the default pool at N threads."""
+    ab.configure(default_workers=2)
+    pool = ab.executors.get()
+    running = threading.Semaphore(0)
+    release = threading.Event()
+
+    def hold() -> None:
+        running.release()
+        release.wait()
+
+    futures = [pool.submit(hold) for _ in range(4)]
+    try:
+        running.acquire()  # two run at once
+        running.acquire()
+        snapshot = ab.executors.stats()["default"]
+    finally:
+        release.set()
+    assert snapshot == ab.executors.ExecutorStats(
+        workers=2, busy=2, queued=2, completed=0
+    )
+    concurrent.futures.wait(futures)
+
+
+def test_unknown_name_lists_known_names() -> None:
+    """An unknown name is a ValueError naming the known ones."""
+    ab.executors.register("io", concurrent.futures.ThreadPoolExecutor(1))
+    with pytest.raises(ValueError, match=r"known names: 'default', 'io'"):
+        ab.executors.get("missing")
+
+
+def test_register_validates() -> None:
+    """register() checks its arguments."""
+    with pytest.raises(TypeError, match="name"):
+        ab.executors.register("", concurrent.futures.ThreadPoolExecutor(1))
+    with pytest.raises(TypeError, match="executor"):
+        ab.executors.register("x", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="shutdown_with_bridge"):
+        ab.executors.register(
+            "x",
+            concurrent.futures.ThreadPoolExecutor(1),
+            shutdown_with_bridge="yes",  # type: ignore[arg-type]
+        )
+    with pytest.raises(TypeError, match="name"):
+        ab.executors.get(3)  # type: ignore[arg-type]
+
+
+def test_register_replaces_default() -> None:
+    """Registering 'default' makes every default call use that executor."""
+    mine = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="custom")
+    ab.executors.register("default", mine)
+
+    async def main() -> str:
+        return await ab.run_in_thread(lambda: threading.current_thread().name)
+
+    assert anyio.run(main).startswith("custom")
+    assert ab.executors.get() is mine
+
+
+def test_replacing_an_owned_executor_shuts_it_down() -> None:
+    """A dedicated executor replaced by register() is shut down."""
+    old = ab.executors.dedicated("db")
+    ab.executors.register("db", concurrent.futures.ThreadPoolExecutor(1))
+    with pytest.raises(ab.ExecutorShutdownError):
+        old.submit(int)
+
+
+def test_dedicated_runs_everything_on_one_thread() -> None:
+    """A dedicated executor is one thread, the same for every call and every lookup."""
+    db = ab.executors.dedicated("db")
+    assert db is ab.executors.dedicated("db")
+    assert db is ab.executors.get("db")
+    idents = {db.submit(threading.get_ident).result() for _ in range(20)}
+    assert len(idents) == 1
+
+
+def test_dedicated_name_clash() -> None:
+    """dedicated() refuses a name already used by a non-dedicated executor."""
+    ab.executors.register("io", concurrent.futures.ThreadPoolExecutor(1))
+    with pytest.raises(ValueError, match="not a dedicated executor"):
+        ab.executors.dedicated("io")
+    with pytest.raises(TypeError, match="name"):
+        ab.executors.dedicated("")
+
+
+def test_shutdown_keeps_bridge_usable() -> None:
+    """After shutdown() old pools refuse work; new calls get fresh pools and portal."""
+
+    async def where() -> object:
+        return asyncio.get_running_loop()
+
+    old_pool = ab.executors.get()
+    old_portal = ab.run_sync(where)
+    ab.executors.shutdown()
+    with pytest.raises(ab.ExecutorShutdownError, match="shut down"):
+        old_pool.submit(int)
+    assert ab.executors.get() is not old_pool
+    assert ab.run_sync(where) is not old_portal
+
+    async def main() -> int:
+        return await ab.run_in_thread(abs, -3)
+
+    assert anyio.run(main) == 3
+
+
+def test_shutdown_respects_shutdown_with_bridge() -> None:
+    """Executors registered with shutdown_with_bridge=False survive shutdown()."""
+    keep = concurrent.futures.ThreadPoolExecutor(1)
+    drop = concurrent.futures.ThreadPoolExecutor(1)
+    ab.executors.register("keep", keep, shutdown_with_bridge=False)
+    ab.executors.register("drop", drop)
+    ab.executors.shutdown()
+    assert ab.executors.get("keep") is keep
+    assert keep.submit(int).result() == 0
+    with pytest.raises(RuntimeError):
+        drop.submit(int)
+    with pytest.raises(ValueError, match="drop"):
+        ab.executors.get("drop")
+    keep.shutdown()
+
+
+def test_shutdown_cancels_queued_work() -> None:
+    """shutdown(cancel_futures=True) fails queued work instead of running it."""
+    pool = ab.executors.dedicated("slow")
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait()
+
+    running = pool.submit(hold)
+    queued = pool.submit(int)
+    started.wait()
+    threading.Timer(0.05, release.set).start()
+    ab.executors.shutdown(wait=True, cancel_futures=True)
+    assert running.result() is None
+    with pytest.raises(ab.ExecutorShutdownError):
+        queued.result()
+
+
+def test_shutdown_fails_calls_in_flight_on_the_portal() -> None:
+    """A call still running on the portal when it is shut down gets ExecutorShutdownError."""
+    ab.configure(exit_grace=0.05)
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    def caller() -> None:
+        async def forever() -> None:
+            started.set()
+            await anyio.sleep_forever()
+
+        try:
+            ab.run_sync(forever)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    started.wait()
+    ab.executors.shutdown()
+    thread.join()
+    assert isinstance(errors[0], ab.ExecutorShutdownError)
+
+
+def test_run_in_thread_on_shut_down_executor() -> None:
+    """Submitting to a shut-down executor raises ExecutorShutdownError."""
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    pool.shutdown()
+
+    async def main() -> None:
+        await ab.run_in_thread(int, executor=pool)
+
+    with pytest.raises(ab.ExecutorShutdownError):
+        anyio.run(main)
+
+
+def test_stats_counts_foreign_executors() -> None:
+    """stats() reports work asyncbridge ran on a registered foreign executor."""
+    ab.executors.register("io", concurrent.futures.ThreadPoolExecutor(2))
+
+    async def main() -> None:
+        for _ in range(3):
+            await ab.run_in_thread(int, executor="io")
+
+    anyio.run(main)
+    snapshot = ab.executors.stats()["io"]
+    assert snapshot == ab.executors.ExecutorStats(
+        workers=None, busy=0, queued=0, completed=3
+    )
+
+
+def test_pool_is_a_full_executor() -> None:
+    """BridgePool works with Executor.map and as a context manager."""
+    with BridgePool(3, "mapper") as pool:
+        assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
+    with pytest.raises(ab.ExecutorShutdownError):
+        pool.submit(int)
+
+
+def test_pool_idle_workers_leave_without_stranding_work() -> None:
+    """Idle workers leave after the idle timeout; later work still runs."""
+    pool = BridgePool(4, "idle", idle_timeout=0.01)
+    for _ in range(3):
+        assert pool.submit(int).result() == 0
+        workers, *_ = pool.stats()
+        assert workers <= 4
+    pool.shutdown()
+    assert pool.stats()[0] == 0
+
+
+def test_pool_rejects_bad_size() -> None:
+    """A pool needs at least one worker."""
+    with pytest.raises(ValueError, match="max_workers"):
+        BridgePool(0)

@@ -1,0 +1,195 @@
+"""What only a real process shows: interpreter exit, fork, and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# A hang fails the test through this timeout rather than holding CI.
+PROCESS_TIMEOUT = 45
+
+
+def run_script(source: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(source)],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_exit_with_work_pending_returns() -> None:
+    """Exit is not held by a stuck portal call, a stuck worker, or a queued job."""
+    proc = run_script(
+        """
+        import threading, anyio, asyncbridge as ab
+
+        ab.configure(exit_grace=0.2)
+        never = threading.Event()
+        started = threading.Barrier(3)
+
+        async def forever():
+            try:
+                started.wait()
+                await anyio.sleep_forever()
+            finally:
+                print("portal cleanup ran", flush=True)
+
+        def stuck_worker():
+            started.wait()
+            never.wait()  # blocking code that never returns
+
+        async def offload():
+            await ab.run_in_thread(stuck_worker)
+
+        threading.Thread(target=ab.run_sync, args=(forever,), daemon=True).start()
+        threading.Thread(target=anyio.run, args=(offload,), daemon=True).start()
+        started.wait()
+        print("main done", flush=True)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "main done" in proc.stdout
+    assert "portal cleanup ran" in proc.stdout
+
+
+def test_exit_waits_for_running_work_within_grace() -> None:
+    """Work that finishes within exit_grace is allowed to finish at exit."""
+    proc = run_script(
+        """
+        import threading, time, asyncbridge as ab
+
+        ab.configure(exit_grace=30)
+        started = threading.Event()
+
+        def finishing():
+            started.set()
+            time.sleep(0.2)
+            print("worker finished", flush=True)
+
+        ab.executors.get().submit(finishing)
+        started.wait()
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "worker finished" in proc.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_then_run_sync_in_child() -> None:
+    """After fork the child gets a fresh portal and pools; inherited ones refuse work."""
+    proc = run_script(
+        """
+        import asyncio, os, sys, threading, warnings
+        import asyncbridge as ab
+
+        async def loop_id():
+            return id(asyncio.get_running_loop())
+
+        parent_loop = ab.run_sync(loop_id)
+        pool = ab.executors.get()
+        pool.submit(int).result()
+
+        async def offload():
+            return await ab.run_in_thread(threading.get_ident)
+
+        asyncio.run(offload())
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                assert ab.run_sync(loop_id) != parent_loop
+                assert ab.executors.get() is not pool
+                try:
+                    pool.submit(int)
+                except ab.ExecutorShutdownError as exc:
+                    assert "fork" in str(exc)
+                else:
+                    raise AssertionError("inherited pool accepted work")
+                assert asyncio.run(offload()) != threading.get_ident()
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status))
+        assert ab.run_sync(loop_id) == parent_loop  # the parent is untouched
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "child exit 0" in proc.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigint_cancels_coroutine_then_raises() -> None:
+    """Ctrl-C while run_sync waits: the coroutine's finally runs, then KeyboardInterrupt."""
+    script = textwrap.dedent(
+        """
+        import anyio, asyncbridge as ab
+
+        async def long_job():
+            try:
+                print("started", flush=True)
+                await anyio.sleep_forever()
+            finally:
+                print("cleanup ran", flush=True)
+
+        try:
+            ab.run_sync(long_job)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt raised", flush=True)
+            raise
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
+    assert out.splitlines() == ["cleanup ran", "KeyboardInterrupt raised"]
+    assert "KeyboardInterrupt" in err
+    assert proc.returncode != 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigint_in_thread_mode() -> None:
+    """Ctrl-C under sync_loop='thread' also runs the cleanup, then KeyboardInterrupt."""
+    script = textwrap.dedent(
+        """
+        import anyio, asyncbridge as ab
+        ab.configure(sync_loop="thread")
+
+        async def long_job():
+            try:
+                print("started", flush=True)
+                await anyio.sleep_forever()
+            finally:
+                print("cleanup ran", flush=True)
+
+        ab.run_sync(long_job)
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
+    assert out.splitlines() == ["cleanup ran"]
+    assert "KeyboardInterrupt" in err
