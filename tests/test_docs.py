@@ -34,3 +34,17 @@ def test_page_examples_run(page: Path) -> None:
     assert proc.returncode == 0, (
         f"{page.name} examples failed:\n{proc.stdout}\n{proc.stderr}"
     )
+
+
+def test_demo_runs() -> None:
+    """`make demo`'s script runs to the end."""
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", str(ROOT / "examples" / "demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("See docs/index.md for the guides.")
