@@ -30,7 +30,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov=asyncbridge --cov-branch --cov-report=term-missing:skip-covered
 
 test: lint typecheck unit
 

@@ -360,3 +360,30 @@ async def test_keyboard_interrupt_in_thread_is_not_swallowed(
 
     with pytest.raises(KeyboardInterrupt):
         await ab.run_in_thread(interrupt)
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_dask_distributed_executor() -> None:
+    """A Dask distributed executor (the real engine, in-process) runs offloaded work."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
+    ) as client:
+        executor = client.get_executor()
+
+        async def main() -> list[int]:
+            async with anyio.create_task_group() as tg:
+                results: dict[int, int] = {}
+
+                async def one(i: int) -> None:
+                    results[i] = await ab.run_in_thread(_square, i, executor=executor)
+
+                for i in range(5):
+                    tg.start_soon(one, i)
+            return [results[i] for i in range(5)]
+
+        assert anyio.run(main) == [0, 1, 4, 9, 16]
+        assert anyio.run(main, backend="trio") == [0, 1, 4, 9, 16]
