@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import inspect
+import logging
 import threading
 import traceback
 import types
@@ -897,3 +898,51 @@ async def test_mixed_method_in_loop(anyio_backend: object) -> None:
     with pytest.warns(ab.LoopBlockedWarning):
         assert account.legacy_interest(1) == 6
     assert await account.legacy_interest.aio(2) == 12
+
+
+async def test_error_after_timeout_is_logged(anyio_backend: object) -> None:
+    """An exception raised after the caller timed out is logged, not lost."""
+    release = threading.Event()
+    logged: list[logging.LogRecord] = []
+    was_logged = threading.Event()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record)
+            was_logged.set()
+
+    @ab.mixed_execution_safe(timeout=0.05)
+    def fails_late() -> None:
+        release.wait(10)
+        raise BoomError("late")
+
+    handler = Collect()
+    logging.getLogger("asyncbridge").addHandler(handler)
+    try:
+        with pytest.warns(ab.LoopBlockedWarning), pytest.raises(TimeoutError):
+            fails_late()
+        release.set()
+        assert was_logged.wait(10)
+    finally:
+        logging.getLogger("asyncbridge").removeHandler(handler)
+    assert "raised after its caller stopped waiting" in logged[0].getMessage()
+    assert isinstance(logged[0].exc_info[1], BoomError)  # type: ignore[index]
+
+
+def test_descriptor_through_class_dict() -> None:
+    """The method descriptor itself is callable, has an unbound .aio and a repr."""
+    descriptor = Account.__dict__["total"]
+    account = Account(5)
+    assert descriptor(account, 1) == 6
+    assert asyncio.run(descriptor.aio(account, 2)) == 7
+    assert "Account.total" in repr(descriptor)
+    assert account.total.__func__ is Account.total
+
+
+def test_partial_of_async_function() -> None:
+    """A functools.partial of an async function is treated as async."""
+    import functools  # noqa: PLC0415
+
+    safe = ab.async_safe(functools.partial(twice, 4))
+    assert safe() == 8
+    assert asyncio.run(safe.aio()) == 8
