@@ -316,6 +316,16 @@ def test_closed_home_loop_conflicts() -> None:
         asyncio.run(store.put_async(1))
 
 
+def test_finished_trio_home_conflicts() -> None:
+    """A trio run that was the home loop and has finished is reported, by name."""
+    store = Store()
+    trio.run(store.put_async, 1)
+    with pytest.raises(
+        ab.LoopConflictError, match="home loop, but that loop has finished"
+    ):
+        store.put(1)  # type: ignore[attr-defined]
+
+
 @pytest.mark.anyio
 async def test_sync_twin_on_home_loop_thread_is_refused(anyio_backend: object) -> None:
     """A sync twin called on its home loop's own thread raises instead of hanging."""

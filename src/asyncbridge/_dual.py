@@ -313,7 +313,15 @@ class SyncTwin(_Twin, Generic[S, P, T]):
         job: SyncJob[Any] = SyncJob(
             target, (obj, *args), kwargs or None, contextvars.copy_context()
         )
-        return run_job(job, dest.handle, dest.portal)
+        try:
+            return run_job(job, dest.handle, dest.portal)
+        except LoopConflictError as exc:
+            if job.done.locked() and dest.handle.is_closed():  # never ran: loop gone
+                raise LoopConflictError(
+                    f"{_name(obj)}.{self.__name__}() needs {dest.describe()}{_ROLE}, "
+                    "but that loop has finished, so nothing can run the call"
+                ) from exc
+            raise
 
     @overload
     def __get__(self, instance: None, owner: type[Any], /) -> Self: ...

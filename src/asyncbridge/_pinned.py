@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from . import _portal
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._config import ConflictPolicy, settings
 from ._detect import running_asyncio_loop, state, trio_running
@@ -138,9 +139,10 @@ def dest_for_native(native: object) -> Dest:
     """The `Dest` of a running loop given by its asyncio loop or trio token."""
     if state.is_portal:  # this thread is a portal: keep its shutdown bookkeeping
         backend = "asyncio" if isinstance(native, asyncio.AbstractEventLoop) else "trio"
-        portal = portal_for(backend)
-        if portal.handle is not None and portal.handle.native is native:
-            return Dest(portal.handle, portal)
+        portal = _portal._portals.get(backend)  # never start one here
+        handle = None if portal is None else portal.handle
+        if handle is not None and handle.native is native:
+            return Dest(handle, portal)
     return Dest(handle_for(native), None)
 
 
