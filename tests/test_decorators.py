@@ -946,3 +946,32 @@ def test_partial_of_async_function() -> None:
     safe = ab.async_safe(functools.partial(twice, 4))
     assert safe() == 8
     assert asyncio.run(safe.aio()) == 8
+
+
+def test_legacy_code_on_the_portal_calling_run_sync_does_not_deadlock() -> None:
+    """A coroutine on the portal calls mixed_execution_safe code that calls run_sync."""
+
+    async def one() -> int:
+        return 1
+
+    @ab.mixed_execution_safe
+    def legacy() -> int:
+        return ab.run_sync(one) + ab.run_sync(one, backend="trio")
+
+    async def on_portal() -> int:
+        with pytest.warns(ab.LoopBlockedWarning):
+            return legacy()
+
+    assert ab.run_sync(on_portal) == 2
+
+
+def test_retry_around_async_safe_has_no_stale_aio() -> None:
+    """async_retry over an async_safe function does not expose the inner .aio."""
+
+    @ab.async_safe
+    def flaky() -> int:
+        return 1
+
+    retried = ab.async_retry(max_attempts=2, wait=0)(flaky)
+    assert not hasattr(retried, "aio")
+    assert ab.syncify(ab.async_retry(max_attempts=2, wait=0)(flaky.aio))() == 1

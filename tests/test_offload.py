@@ -387,3 +387,17 @@ def test_dask_distributed_executor() -> None:
 
         assert anyio.run(main) == [0, 1, 4, 9, 16]
         assert anyio.run(main, backend="trio") == [0, 1, 4, 9, 16]
+
+
+@pytest.mark.anyio
+async def test_worker_can_start_its_own_loop(anyio_backend: object) -> None:
+    """Code in the worker may run its own event loop (no stale 'running' marker)."""
+
+    async def inner() -> int:
+        return 5
+
+    def legacy() -> tuple[int, int]:
+        return anyio.run(inner), anyio.run(inner, backend="trio")
+
+    assert await ab.run_in_thread(legacy) == (5, 5)
+    assert await ab.asyncify(legacy)() == (5, 5)

@@ -15,7 +15,6 @@ forwards ``.aio`` to the unbound function: the descriptor's ``__get__`` returns 
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
 import logging
@@ -31,12 +30,14 @@ from typing_extensions import ParamSpec
 
 from ._backends import ThreadJob, await_thread_job
 from ._config import ConflictPolicy, check_conflict_policy
-from ._detect import _MARKER, is_async_callable, mark_awaitable_result
+from ._detect import BlockedPortal, is_async_callable, mark_awaitable_result, state
 from ._detect import running_asyncio_loop as _running_loop
 from ._errors import LoopBlockedWarning
 from ._executors import default_adapter, resolve
+from ._offload import thread_context
 from ._sync import run_sync_internal
 from ._validate import _coroutine_error, check_async_target, check_timeout, describe
+from ._wrapping import PLAIN_TYPES, is_awaitable, wraps
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
@@ -143,41 +144,10 @@ class MixedExecutionSafeDecorator(Protocol):
 
 # ------------------------------------------------------------------ helpers
 
-# Types whose values are known not to be awaitable: a set lookup is what the sync
-# pass-through path of `async_safe` pays (`inspect.isawaitable` costs ~10x more).
-# Learnt per type on the slow path, up to a bound.
-_PLAIN_TYPES: set[type] = {
-    type(None),
-    bool,
-    int,
-    float,
-    complex,
-    str,
-    bytes,
-    bytearray,
-    list,
-    tuple,
-    dict,
-    set,
-    frozenset,
-}
-_PLAIN_TYPES_MAX = 1024
 # What a decorator builds for one target: the sync-call wrapper, the `.aio` coroutine
 # function, and whether calling the wrapper gives an awaitable.
 _Parts = tuple[Any, Any, bool]
 _PACKAGE = __name__.rpartition(".")[0] + "."
-
-
-def _is_awaitable(value: object) -> bool:
-    """Tell whether *value* must be awaited; remember types that never are."""
-    tp = type(value)
-    if hasattr(tp, "__await__"):
-        return True
-    if tp is types.GeneratorType:  # a @types.coroutine generator is awaitable
-        return inspect.isawaitable(value)
-    if len(_PLAIN_TYPES) < _PLAIN_TYPES_MAX:
-        _PLAIN_TYPES.add(tp)
-    return False
 
 
 def _caller_level() -> int:
@@ -197,22 +167,6 @@ def _caller_level() -> int:
     return level
 
 
-def _thread_context() -> contextvars.Context:
-    """Copy the caller's contextvars for a worker thread, which runs no loop.
-
-    anyio records the running async library in sniffio's context variable; a copy
-    carried into a thread would make sniffio (and `anyio.run` there) believe a loop
-    runs in that thread. anyio and trio clear it for their worker threads; so do we.
-    """
-    context = contextvars.copy_context()
-    sniffio = sys.modules.get("sniffio")
-    if sniffio is not None:
-        var = sniffio.current_async_library_cvar
-        if context.get(var) is not None:
-            context.run(var.set, None)
-    return context
-
-
 def _job(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
@@ -222,7 +176,7 @@ def _job(
     """Make the thread job for ``fn(*args, **kwargs)`` and the function queueing it."""
     adapter = default_adapter() if executor is None else resolve(executor)
     target = functools.partial(fn, **kwargs) if kwargs else fn
-    context = _thread_context() if adapter.marks_threads else None
+    context = thread_context() if adapter.marks_threads else None
     return ThreadJob(target, args, context), adapter.put
 
 
@@ -335,6 +289,8 @@ def _run_off_loop(
         stacklevel=_caller_level(),
     )
     job, put = _job(fn, args, kwargs, executor)
+    if state.is_portal:  # run_sync in the worker must not target this portal
+        job.parent = BlockedPortal(here)
     waiter = _Waiter(name)
     job.deliver = waiter.deliver
     put(job)
@@ -342,18 +298,6 @@ def _run_off_loop(
 
 
 # ------------------------------------------------------------------ layout
-
-# Attributes `functools.wraps` copies from the wrapped function's __dict__ that are
-# not true of a wrapper: the inner `.aio`, and "this is async" markers (asyncbridge's,
-# `inspect.markcoroutinefunction`'s and asyncio's legacy one).
-_NOT_INHERITED = ("aio", _MARKER, "_is_coroutine_marker", "_is_coroutine")
-
-
-def _wraps(wrapper: Any, wrapped: object) -> None:
-    functools.update_wrapper(wrapper, wrapped)  # type: ignore[arg-type]
-    namespace = wrapper.__dict__
-    for name in _NOT_INHERITED:
-        namespace.pop(name, None)
 
 
 class _BoundBridge(functools.partial[Any]):
@@ -467,8 +411,8 @@ def _layout(target: object, parts: _Parts, binding: str = "auto") -> Any:
     ``"class"`` (a `_BridgeMethod` bound to the class).
     """
     call, aio, is_async = parts
-    _wraps(call, target)
-    _wraps(aio, target)
+    wraps(target)(call)
+    wraps(target)(aio)
     call.aio = aio
     if is_async:
         mark_awaitable_result(call)
@@ -563,7 +507,7 @@ def _async_safe_of_async(
 def _async_safe_of_sync(
     fn: Any, timeout: float | None, policy: ConflictPolicy | None
 ) -> _Parts:
-    plain = _PLAIN_TYPES
+    plain = PLAIN_TYPES
 
     def call(*args: Any, **kwargs: Any) -> Any:
         result = fn(*args, **kwargs)
@@ -573,7 +517,7 @@ def _async_safe_of_sync(
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
         result = await _in_thread(fn, args, kwargs, None, None)
-        if type(result) in plain or not _is_awaitable(result):
+        if type(result) in plain or not is_awaitable(result):
             return result
         return await _await_within(result, timeout)
 
@@ -584,7 +528,7 @@ def _resolve(
     fn: object, result: object, timeout: float | None, policy: ConflictPolicy | None
 ) -> Any:
     """The slow path of a sync target: run the awaitable it returned, if it did."""
-    if not _is_awaitable(result):
+    if not is_awaitable(result):
         return result
     check_async_target(result, "async_safe", f"the value {describe(fn)} returned")
     return run_sync_internal(
@@ -700,7 +644,7 @@ def _mixed_of_sync(
 ) -> _Parts:
     running_loop = _running_loop
     modules = sys.modules
-    plain = _PLAIN_TYPES
+    plain = PLAIN_TYPES
 
     def call(*args: Any, **kwargs: Any) -> Any:
         # `running_asyncio_loop() is None and not trio_running()`, inlined: no trio
@@ -714,7 +658,7 @@ def _mixed_of_sync(
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
         result = await _in_thread(fn, args, kwargs, executor, timeout)
-        if type(result) in plain or not _is_awaitable(result):
+        if type(result) in plain or not is_awaitable(result):
             return result
         return await result
 

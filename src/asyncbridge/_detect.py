@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "BlockedPortal",
     "ExecutionContext",
     "current_backend",
     "get_context",
@@ -39,6 +40,20 @@ running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
 )
 
 _MARKER = "__asyncbridge_awaitable_result__"
+
+
+class BlockedPortal:
+    """The `state.parent` of a worker whose caller is a portal thread, blocked on it.
+
+    Blocking code called synchronously by a coroutine on a portal runs in a worker
+    while the portal waits for it (`mixed_execution_safe`). `run_sync` in that
+    worker must not target that portal: it would wait for a loop that waits for it.
+    """
+
+    __slots__ = ("backend",)
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
 
 
 class _ThreadState(threading.local):
@@ -186,6 +201,6 @@ def get_context() -> ExecutionContext:
         backend=backend,
         loop_running=backend is not None,
         is_worker=parent is not None,
-        parent_loop=parent,
+        parent_loop=None if isinstance(parent, BlockedPortal) else parent,
         is_portal=state.is_portal,
     )

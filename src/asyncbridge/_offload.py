@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import sys
 import weakref
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,12 +16,13 @@ from ._backends import ThreadJob, await_thread_job
 from ._detect import running_asyncio_loop
 from ._executors import Adapter, default_adapter, resolve
 from ._validate import check_bool, check_sync_callable
+from ._wrapping import wraps
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from concurrent.futures import Executor
 
-__all__ = ["asyncify", "run_in_thread"]
+__all__ = ["asyncify", "run_in_thread", "thread_context"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -101,13 +103,29 @@ def _current_loop() -> object:
 _function_limiters = _PerLoopLimiters()
 
 
+def thread_context() -> contextvars.Context:
+    """Copy the caller's contextvars for a worker thread, which runs no loop.
+
+    anyio records the running async library in sniffio's context variable; a copy
+    carried into a thread would make sniffio (and `anyio.run` there) believe a loop
+    runs in that thread. anyio and trio clear it for their worker threads; so do we.
+    """
+    context = contextvars.copy_context()
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None:
+        var = sniffio.current_async_library_cvar
+        if context.get(var) is not None:
+            context.run(var.set, None)
+    return context
+
+
 async def _offload(
     adapter: Adapter,
     sync_fn: Callable[..., T],
     args: tuple[Any, ...],
     cancellable: bool,
 ) -> T:
-    context = contextvars.copy_context() if adapter.marks_threads else None
+    context = thread_context() if adapter.marks_threads else None
     return await await_thread_job(
         ThreadJob(sync_fn, args, context), adapter.put, cancellable
     )
@@ -215,7 +233,7 @@ def asyncify(
         resolve(executor)  # check the type now; a name may be registered later
     per_loop = _PerLoopLimiters() if isinstance(checked, int) else None
 
-    @functools.wraps(sync_fn)
+    @wraps(sync_fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         adapter = default_adapter() if executor is None else resolve(executor)
         fn: Callable[..., T] = (

@@ -48,6 +48,7 @@ from ._backoff import (
     is_async_fn,
 )
 from ._errors import AsyncBridgeError
+from ._wrapping import PLAIN_TYPES, is_awaitable, wraps
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -192,7 +193,7 @@ class RetryTesting:
         if is_async_fn(fn):
             afn = cast("Callable[P, Awaitable[Any]]", fn)
 
-            @functools.wraps(fn)
+            @wraps(fn)
             async def async_testing(*args: P.args, **kwargs: P.kwargs) -> Any:
                 token = _testing.set(config)
                 try:
@@ -202,7 +203,7 @@ class RetryTesting:
 
             return cast("Callable[P, T]", async_testing)
 
-        @functools.wraps(fn)
+        @wraps(fn)
         def sync_testing(*args: P.args, **kwargs: P.kwargs) -> T:
             token = _testing.set(config)
             try:
@@ -261,23 +262,6 @@ def retry_testing(attempts: int = 1, *, wait: bool = False) -> RetryTesting:
 
 # Whether values of a type are awaitable, learnt once per type: a dict lookup costs a
 # fraction of `inspect.isawaitable` on the sync success path.
-_awaitable_types: dict[type, bool] = {}
-_AWAITABLE_CACHE_MAX: Final = 512
-
-
-def _learn_awaitable(tp: type) -> bool:
-    answer = hasattr(tp, "__await__")
-    if len(_awaitable_types) < _AWAITABLE_CACHE_MAX:
-        _awaitable_types[tp] = answer
-    return answer
-
-
-def _is_awaitable(value: object) -> bool:
-    tp = type(value)
-    answer = _awaitable_types.get(tp)
-    return _learn_awaitable(tp) if answer is None else answer
-
-
 def _describe(fn: object) -> str:
     """``module.qualname`` of *fn*, for logs and notes (never its arguments)."""
     while isinstance(fn, functools.partial):
@@ -452,7 +436,7 @@ def _hook_sync(hook: Hook, is_async: bool, state: RetryState) -> None:
         run_sync(cast("Callable[[RetryState], Awaitable[object]]", hook), state)
         return
     outcome = hook(state)
-    if _is_awaitable(outcome):  # a sync callable that returned a coroutine
+    if is_awaitable(outcome):  # a sync callable that returned a coroutine
         from ._sync import run_sync  # noqa: PLC0415
 
         run_sync(cast("Awaitable[object]", outcome))
@@ -460,7 +444,7 @@ def _hook_sync(hook: Hook, is_async: bool, state: RetryState) -> None:
 
 async def _hook_async(hook: Hook, state: RetryState) -> None:
     outcome = hook(state)
-    if _is_awaitable(outcome):
+    if is_awaitable(outcome):
         await cast("Awaitable[object]", outcome)
 
 
@@ -502,7 +486,7 @@ def _retry_sync(  # noqa: C901 - one loop, read top to bottom
         except Exception as exc:
             error = exc
         else:
-            if _is_awaitable(result):
+            if is_awaitable(result):
                 # Switched to returning awaitables: go on retrying when awaited.
                 return _await_first(
                     result, fn, args, kwargs, policy, name, started, run
@@ -552,7 +536,7 @@ async def _call_and_await(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     value = fn(*args, **kwargs)
-    return (await value) if _is_awaitable(value) else value
+    return (await value) if is_awaitable(value) else value
 
 
 async def _await_first(
@@ -604,7 +588,7 @@ def _wrap_async(
             with anyio.fail_after(limit):
                 return await fn(*args, **kwargs)
 
-    @functools.wraps(fn)
+    @wraps(fn)
     async def async_retry_wrapper(*args: Any, **kwargs: Any) -> Any:
         if budget is not None:
             budget._deposit()
@@ -641,9 +625,9 @@ def _wrap_sync(fn: Callable[..., Any], policy: Policy, name: str) -> Callable[..
     budget = policy.budget
     check = policy.check_result
     timed = policy.timeout is not None
-    known_awaitable = _awaitable_types.get
+    plain = PLAIN_TYPES
 
-    @functools.wraps(fn)
+    @wraps(fn)
     def sync_retry_wrapper(*args: Any, **kwargs: Any) -> Any:
         if budget is not None:
             budget._deposit()
@@ -654,9 +638,9 @@ def _wrap_sync(fn: Callable[..., Any], policy: Policy, name: str) -> Callable[..
         except Exception as exc:
             error: Exception | None = exc
         else:
-            # The sync success path: one dict lookup says "not awaitable" for a
-            # type seen before; `_is_awaitable` learns new types.
-            if known_awaitable(type(result)) is not False and _is_awaitable(result):
+            # The sync success path: one set lookup says "not awaitable" for a
+            # type seen before; `is_awaitable` learns new types.
+            if type(result) not in plain and is_awaitable(result):
                 return _await_first(
                     result, fn, args, kwargs, policy, name, started, None
                 )

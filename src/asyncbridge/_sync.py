@@ -4,7 +4,8 @@ Where a call runs, in order:
 
 1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
    the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`);
-2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop;
+2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop
+   (a worker that a portal is blocked waiting for uses a loop of its own instead);
 3. otherwise: the shared portal, or this thread's own loop under
    ``sync_loop="thread"``.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import inspect
 import logging
 import sys
@@ -30,11 +30,12 @@ from typing_extensions import ParamSpec, TypeVarTuple
 
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._config import ConflictPolicy, check_conflict_policy, settings
-from ._detect import running_asyncio_loop, state, trio_running
+from ._detect import BlockedPortal, running_asyncio_loop, state, trio_running
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
 from ._validate import check_async_target, check_backend, check_timeout
+from ._wrapping import wraps
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -271,6 +272,77 @@ def _on_own_loop(
     return own.runner.run(aw, context=contextvars.copy_context())  # type: ignore[attr-defined]
 
 
+def _from_running_loop(
+    here: str,
+    target: Any,
+    args: tuple[Any, ...] | None,
+    kwargs: dict[str, Any] | None,
+    timeout: float | None,
+    on_loop_conflict: ConflictPolicy | None,
+    backend: str | None,
+    stacklevel: int,
+) -> Any:
+    """Rule 1: this thread's *here* loop runs; apply the conflict policy."""
+    policy = on_loop_conflict or settings.on_loop_conflict
+    if policy != "thread":
+        _close(target, args)
+        if policy == "raise":
+            raise LoopConflictError(
+                f"run_sync() was called from a thread whose {here} event loop is "
+                "running (on_loop_conflict='raise'); from async code, await the "
+                "coroutine directly; from sync code called by async code, move "
+                "that sync code to a thread with asyncbridge.run_in_thread()"
+            )
+        raise ValueError(
+            "on_loop_conflict='greenlet' is not available in this version of "
+            "asyncbridge; use 'thread' or 'raise'"
+        )
+    portal = portal_for(backend or here)
+    assert portal.handle is not None  # noqa: S101
+    if portal.handle.runs_here():
+        _close(target, args)
+        raise LoopConflictError(
+            "run_sync() was called by sync code running on the asyncbridge portal "
+            "loop itself, which would wait for itself forever; make that caller "
+            "async and await directly, or offload it with run_in_thread()"
+        )
+    warnings.warn(
+        f"run_sync() blocks the running {here} event loop of thread "
+        f"{threading.current_thread().name!r} until the call returns; await the "
+        "coroutine instead, or offload the blocking caller with run_in_thread()",
+        LoopBlockedWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return _on_portal(portal, target, args, kwargs, timeout)
+
+
+def _from_worker(
+    parent: object,
+    target: Any,
+    args: tuple[Any, ...] | None,
+    kwargs: dict[str, Any] | None,
+    timeout: float | None,
+    backend: str,
+) -> Any:
+    """Rule 2: this thread works for *parent*; run there."""
+    if type(parent) is BlockedPortal:
+        if parent.backend != backend:
+            return _on_portal(portal_for(backend), target, args, kwargs, timeout)
+        if backend == "asyncio":  # that portal waits for this very thread
+            return _on_own_loop(target, args, kwargs, timeout)
+        _close(target, args)
+        raise LoopConflictError(
+            "run_sync(backend='trio') was called in a worker that the trio portal is "
+            "blocked waiting for; it would wait forever. Await the decorated "
+            "function's .aio(...) form on the portal instead"
+        )
+    try:
+        return _on_loop(parent, target, args, kwargs, timeout)
+    except LoopConflictError:
+        _close(target, args)
+        raise
+
+
 def run_sync_internal(
     target: Any,
     args: tuple[Any, ...] | None,
@@ -283,54 +355,23 @@ def run_sync_internal(
     """Run an already validated target by the rules in this module's docstring.
 
     *args* None means *target* is an awaitable; otherwise it is an async function
-    called on the target loop with *args* and *kwargs*.
+    called on the target loop with *args* and *kwargs*. *stacklevel* locates the
+    user's call for `LoopBlockedWarning`, as seen from this function.
     """
     loop_here = running_asyncio_loop()
     if loop_here is not None or trio_running():
         here = "asyncio" if loop_here is not None else "trio"
-        policy = on_loop_conflict or settings.on_loop_conflict
-        if policy != "thread":
-            _close(target, args)
-            if policy == "raise":
-                raise LoopConflictError(
-                    f"run_sync() was called from a thread whose {here} event loop is "
-                    "running (on_loop_conflict='raise'); from async code, await the "
-                    "coroutine directly; from sync code called by async code, move "
-                    "that sync code to a thread with asyncbridge.run_in_thread()"
-                )
-            raise ValueError(
-                "on_loop_conflict='greenlet' is not available in this version of "
-                "asyncbridge; use 'thread' or 'raise'"
-            )
-        portal = portal_for(backend or here)
-        assert portal.handle is not None  # noqa: S101
-        if portal.handle.runs_here():
-            _close(target, args)
-            raise LoopConflictError(
-                "run_sync() was called by sync code running on the asyncbridge portal "
-                "loop itself, which would wait for itself forever; make that caller "
-                "async and await directly, or offload it with run_in_thread()"
-            )
-        warnings.warn(
-            f"run_sync() blocks the running {here} event loop of thread "
-            f"{threading.current_thread().name!r} until the call returns; await the "
-            "coroutine instead, or offload the blocking caller with run_in_thread()",
-            LoopBlockedWarning,
-            stacklevel=stacklevel,
+        return _from_running_loop(
+            here, target, args, kwargs, timeout, on_loop_conflict, backend, stacklevel
         )
-        return _on_portal(portal, target, args, kwargs, timeout)
     try:
         parent = parent_loop()
     except LoopConflictError:
         _close(target, args)
         raise
-    if parent is not None:
-        try:
-            return _on_loop(parent, target, args, kwargs, timeout)
-        except LoopConflictError:
-            _close(target, args)
-            raise
     backend = backend or "asyncio"
+    if parent is not None:
+        return _from_worker(parent, target, args, kwargs, timeout, backend)
     if backend == "asyncio" and settings.sync_loop == "thread":
         return _on_own_loop(target, args, kwargs, timeout)
     return _on_portal(portal_for(backend), target, args, kwargs, timeout)
@@ -479,7 +520,7 @@ def syncify(
         check_conflict_policy(on_loop_conflict)
     check_backend(backend)
 
-    @functools.wraps(async_fn)
+    @wraps(async_fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         return run_sync_internal(  # type: ignore[no-any-return]
             async_fn, args, kwargs, timeout, on_loop_conflict, backend, stacklevel=3
