@@ -550,6 +550,23 @@ def test_no_session_task_is_left_on_the_portal() -> None:
     assert ab.run_sync(tasks_running) == 1
 
 
+def test_no_thread_or_loop_per_call() -> None:
+    """Many twin calls, `with` blocks and iterations start no thread and no loop."""
+    session = Session()
+    store = Store()
+    store.put(1)  # type: ignore[attr-defined]
+    with session:
+        pass
+    before = threading.active_count()
+    for _ in range(50):
+        store.put(1)  # type: ignore[attr-defined]
+        with session:
+            pass
+        assert list(store.count(2)) == [0, 1]  # type: ignore[attr-defined]
+    assert threading.active_count() <= before
+    assert len({id(loop) for loop in store.loops}) == 1
+
+
 class Resource(ab.DualInterface):
     """A blocking context manager with `close()`: the async side is generated."""
 
