@@ -505,32 +505,42 @@ class Session(ab.DualInterface):
             self.finished = True
 
 
-def test_with_from_async_with() -> None:
+class TrioSession(Session, backend="trio"):
+    """The same, at home on the trio portal when first used from sync code."""
+
+
+PORTALS = [pytest.param(Session, id="asyncio"), pytest.param(TrioSession, id="trio")]
+
+
+@pytest.mark.parametrize("kind", PORTALS)
+def test_with_from_async_with(kind: type[Session]) -> None:
     """`with` runs __aenter__ and __aexit__ in one task, so task-bound state works."""
-    session = Session()
+    session = kind()
     with session as entered:
         assert entered is session
     assert session.tasks[0] == session.tasks[1]
     assert session.seen == [None]
 
 
-def test_with_passes_exceptions_and_suppression() -> None:
+@pytest.mark.parametrize("kind", PORTALS)
+def test_with_passes_exceptions_and_suppression(kind: type[Session]) -> None:
     """The block's exception reaches __aexit__; True suppresses it, False does not."""
     error = KeyError("in block")
-    with pytest.raises(KeyError) as info, Session() as session:
+    with pytest.raises(KeyError) as info, kind() as session:
         raise error
     assert info.value is error
     assert session.seen == [error]
-    with Session(suppress=True) as quiet:
+    with kind(suppress=True) as quiet:
         raise error
     assert quiet.seen == [error]
 
 
-def test_for_from_async_for() -> None:
+@pytest.mark.parametrize("kind", PORTALS)
+def test_for_from_async_for(kind: type[Session]) -> None:
     """`for` iterates __aiter__; breaking out closes the async generator at once."""
-    session = Session()
+    session = kind()
     assert list(session) == [0, 1, 2, 3, 4]
-    session = Session()
+    session = kind()
     for item in session:
         if item == 2:
             break

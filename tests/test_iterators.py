@@ -196,30 +196,33 @@ class AsyncSource:
             self.finished = True
 
 
-def test_sync_items_in_one_task() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_items_in_one_task(backend: str) -> None:
     """Every step runs in one task on one loop, as an `async for` would."""
     source = AsyncSource()
-    assert list(ab.iterate_sync(source.items())) == [0, 1, 2, 3, 4]
+    assert list(ab.iterate_sync(source.items(), backend=backend)) == [0, 1, 2, 3, 4]
     assert len(source.tasks) == 1
     assert len(source.loops) == 1
     assert source.finished
 
 
-def test_sync_break_and_close_run_finally_at_once() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_break_and_close_run_finally_at_once(backend: str) -> None:
     """Breaking out, or close(), runs the async generator's finally before returning."""
     source = AsyncSource(n=100)
-    for item in ab.iterate_sync(source.items()):
+    for item in ab.iterate_sync(source.items(), backend=backend):
         if item == 1:
             break
     assert source.finished
     other = AsyncSource(n=100)
-    iterator = ab.iterate_sync(other.items())
+    iterator = ab.iterate_sync(other.items(), backend=backend)
     assert next(iterator) == 0
     iterator.close()
     assert other.finished
 
 
-def test_sync_exception_unchanged() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_exception_unchanged(backend: str) -> None:
     """The async iterator's exception reaches the for loop unchanged."""
     error = RuntimeError("async failure")
 
@@ -227,7 +230,7 @@ def test_sync_exception_unchanged() -> None:
         yield 1
         raise error
 
-    iterator = ab.iterate_sync(broken())
+    iterator = ab.iterate_sync(broken(), backend=backend)
     assert next(iterator) == 1
     with pytest.raises(RuntimeError) as info:
         next(iterator)
@@ -440,10 +443,11 @@ class AsyncManager:
         return self.suppress is not None and isinstance(exc, self.suppress)
 
 
-def test_sync_context_enter_and_exit_in_one_task() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_context_enter_and_exit_in_one_task(backend: str) -> None:
     """__aenter__ and __aexit__ run in one task, so a task group inside works."""
     manager = AsyncManager()
-    with ab.sync_context(manager) as value:
+    with ab.sync_context(manager, backend=backend) as value:
         assert value == "async entered"
     assert manager.tasks[0] == manager.tasks[1]
     assert manager.seen == [None]
