@@ -113,10 +113,11 @@ def _no_home() -> None:
 class _Home:
     """Where an instance's sync twins run, and how that was decided."""
 
-    __slots__ = ("dest", "origin")
+    __slots__ = ("dest", "native", "origin")
 
     def __init__(self, dest: Dest, origin: str) -> None:
         self.dest = dest
+        self.native = dest.native  # read on every checked call
         self.origin = origin  # for messages: what made this the home loop
 
     # A copy shares its original's loop-bound resources, so it shares the home; a
@@ -192,22 +193,26 @@ def _sync_dest(obj: object, name: str, stacklevel: int) -> Dest:
 
 def _async_use(obj: object, name: str) -> None:
     """Slow path of the check in every wrapped async method: claim or conflict."""
-    kind = type(obj)
-    if not _config(kind).loop_bound:
-        return
     native = current_native()
     if native is None:  # driven by hand, outside any loop: nothing to compare
         return
     d = _instance_dict(obj, "DualInterface")
-    with _claim_lock:
-        home = d.get(_HOME)
-        if home is None:
-            d[_HOME] = _Home(
-                dest_for_native(native), f"{name}() was first awaited there"
-            )
-            return
-    if home.dest.native is native:
+    home = d.get(_HOME)
+    if home is not None and home.native is native:
+        return  # at home (a trio run: the fast path only knows asyncio loops)
+    kind = type(obj)
+    if not _config(kind).loop_bound:
         return
+    if home is None:
+        with _claim_lock:
+            home = d.get(_HOME)
+            if home is None:
+                d[_HOME] = _Home(
+                    dest_for_native(native), f"{name}() was first awaited there"
+                )
+                return
+        if home.native is native:
+            return
     loop = home.dest.loop
     state = ""
     if loop is not None and not loop.is_running():
@@ -225,11 +230,14 @@ def _async_use(obj: object, name: str) -> None:
 
 def _checked(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     """Wrap the async method *fn* with the home-loop check."""
+    running = running_asyncio_loop
 
     @functools.wraps(fn)
     async def method(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # Fast path: at home on the running asyncio loop. Anything else (first
+        # use, another loop, trio) takes the slow path.
         home = self.__dict__.get(_HOME)
-        if home is None or home.dest.native is not current_native():
+        if home is None or home.native is not running():
             _async_use(self, name)
         return await fn(self, *args, **kwargs)
 
