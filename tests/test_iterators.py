@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextlib
 import inspect
@@ -545,4 +546,61 @@ def test_bridges_leave_no_task_on_the_portal() -> None:
         pass
     with pytest.raises(KeyError), ab.sync_context(AsyncManager()):
         raise KeyError
+    assert ab.run_sync(portal_tasks) == 1
+
+
+# ------------------------------------------------------ when the loop ends
+
+
+def test_sync_context_portal_shutdown_runs_aexit() -> None:
+    """Shutting the portal down inside the block runs __aexit__ then; exit says so."""
+    manager = AsyncManager()
+    with (
+        pytest.raises(ab.ExecutorShutdownError, match="__aexit__ ran then"),
+        ab.sync_context(manager),
+    ):
+        ab.executors.shutdown()
+    assert len(manager.seen) == 1
+    assert isinstance(manager.seen[0], asyncio.CancelledError)
+    with ab.sync_context(AsyncManager()):  # a fresh portal serves the next one
+        pass
+
+
+def test_iterate_sync_portal_shutdown_closes_the_iterator() -> None:
+    """Shutting the portal down mid-iteration runs aclose(); the next step fails."""
+    source = AsyncSource(n=100)
+    iterator = ab.iterate_sync(source.items())
+    assert next(iterator) == 0
+    ab.executors.shutdown()
+    assert source.finished
+    with pytest.raises(ab.LoopConflictError):
+        next(iterator)
+
+
+def test_iterate_sync_keyboard_interrupt_cancels_and_cleans_up() -> None:
+    """Ctrl-C while waiting for a step cancels it, runs aclose(), then propagates."""
+    waiting = threading.Event()
+    finished: list[str] = []
+
+    async def stalls() -> AsyncIterator[int]:
+        try:
+            yield 1
+            waiting.set()
+            await anyio.sleep_forever()
+            yield 2
+        finally:
+            finished.append("finally")
+
+    def interrupt() -> None:
+        waiting.wait(30)
+        _thread.interrupt_main()
+
+    iterator = ab.iterate_sync(stalls())
+    assert next(iterator) == 1
+    helper = threading.Thread(target=interrupt)
+    helper.start()
+    with pytest.raises(KeyboardInterrupt):
+        next(iterator)
+    helper.join()
+    assert finished == ["finally"]
     assert ab.run_sync(portal_tasks) == 1

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import anyio
 
 from ._config import ConflictPolicy, check_conflict_policy
-from ._errors import LoopConflictError
+from ._errors import ExecutorShutdownError, LoopConflictError
 from ._executors import resolve
 from ._offload import run_in_thread
 from ._pinned import Dest, Session, pick_dest
@@ -534,7 +534,24 @@ def exit_async_cm(
     exc: BaseException | None,
     tb: TracebackType | None,
 ) -> bool:
-    """Exit *acm* in the session it was entered in, and end that session."""
+    """Exit *acm* in the session it was entered in, and end that session.
+
+    Raises:
+        ExecutorShutdownError: the portal was shut down while the block ran (its
+            ``__aexit__`` ran then, with the cancellation).
+        LoopConflictError: the loop ended, likewise, or cannot be reached from here.
+    """
+    if session.ended:  # the loop ended while the block ran
+        portal = session.dest.portal
+        message = (
+            f"the event loop of this context manager ({session.dest.describe()}) "
+            "ended while its block ran; its __aexit__ ran then, with a cancellation"
+        )
+        if portal is not None and portal.stopping:
+            raise ExecutorShutdownError(
+                "the asyncbridge portal was shut down: " + message
+            )
+        raise LoopConflictError(message)
     session.dest.check_usable("__exit__")
 
     async def leave() -> object:

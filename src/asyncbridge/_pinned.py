@@ -217,8 +217,6 @@ def pick_dest(
 async def _run_step(job: SyncJob[Any]) -> None:
     """Run one step inside the session's task, as `_backends` runs a whole job.
 
-    No cancel scope of its own: a step may enter one (a task group in
-    ``__aenter__``) that a later step exits, so scopes must not be nested per step.
     A cancellation (of the session, or from outside) is recorded and re-raised.
     """
     try:
@@ -243,7 +241,7 @@ class Session:
     owner once there is something to clean up) runs, shielded, with the exception.
     """
 
-    __slots__ = ("_ended", "_queue", "_started", "_wakeup", "dest", "last", "on_abort")
+    __slots__ = ("_ended", "_host", "_queue", "_wakeup", "dest", "last", "on_abort")
 
     def __init__(self, dest: Dest) -> None:
         self.dest = dest
@@ -251,7 +249,7 @@ class Session:
         self.last: SyncJob[Any] | None = None  # the step most recently run
         self._queue: deque[tuple[SyncJob[Any], bool]] = deque()
         self._wakeup: anyio.Event | None = None
-        self._started = False
+        self._host: SyncJob[None] | None = None  # the job that runs the task
         self._ended = False  # the task has returned or was cancelled
 
     @property
@@ -274,7 +272,7 @@ class Session:
 
     def call_soon(self, target: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Queue a last step without waiting for it (nobody could: see callers)."""
-        if not self._started:
+        if self._host is None:
             return
         job: SyncJob[Any] = SyncJob(target, args, None, contextvars.copy_context())
         try:
@@ -285,9 +283,17 @@ class Session:
     def _enqueue(self, last: bool) -> Callable[[SyncJob[Any]], None]:
         def submit(job: SyncJob[Any]) -> None:
             handle = self.dest.handle
-            if not self._started:
-                handle.submit(SyncJob(self._serve, (), None, contextvars.Context()))
-                self._started = True
+            if self._host is None:
+                # Set before submitting: the task may start at once, and reads it.
+                host: SyncJob[None] = SyncJob(
+                    self._serve, (), None, contextvars.Context()
+                )
+                self._host = host
+                try:
+                    handle.submit(host)
+                except BaseException:
+                    self._host = None
+                    raise
             handle.submit(SyncJob(self._put, (job, last), None, contextvars.Context()))
 
         return submit
@@ -303,53 +309,53 @@ class Session:
     async def _serve(self) -> None:
         """The session's task: run queued steps until the last one, or until cancelled.
 
-        It runs in one cancel scope, which each step's job exposes to
-        `LoopHandle.cancel` (through its ``task`` / ``scope`` slots, which only need
-        ``cancel()``): a timeout or KeyboardInterrupt in a waiting thread cancels the
-        session, and the clean-up then runs, as it does when the loop ends.
+        A step's job exposes the session's task (asyncio) or its cancel scope (trio)
+        to `LoopHandle.cancel` through its ``task`` / ``scope`` slots: a timeout or
+        KeyboardInterrupt in a waiting thread cancels the whole session, and the
+        clean-up then runs, as when the loop ends. (A cancel scope per step would
+        break managers that enter a scope in one step and exit it in another.)
         """
+        host = self._host
+        assert host is not None  # noqa: S101  (set before this task starts)
         queue = self._queue
-        cancelled: BaseException | None = None
         try:
-            with anyio.CancelScope() as scope:
-                try:
-                    while True:
-                        while not queue:
-                            self._wakeup = anyio.Event()
-                            await self._wakeup.wait()
-                        self._wakeup = None
-                        job, last = queue.popleft()
-                        job.task = job.scope = scope  # type: ignore[assignment]
-                        if job.cancel_requested:
-                            scope.cancel()
-                        await _run_step(job)
-                        if last:
-                            self._ended = True
-                            return
-                except anyio.get_cancelled_exc_class() as exc:
-                    cancelled = exc
-                    raise
-        except BaseException as exc:  # cancelled from outside: the loop ends
+            while True:
+                while not queue:
+                    self._wakeup = anyio.Event()
+                    await self._wakeup.wait()
+                self._wakeup = None
+                job, last = queue.popleft()
+                job.task, job.scope = host.task, host.scope
+                if job.cancel_requested:  # asked before the step started
+                    (host.task or host.scope).cancel()  # type: ignore[union-attr]
+                await _run_step(job)
+                if last:
+                    self._ended = True
+                    return
+        except BaseException as exc:  # only cancellation gets here
             await self._abort(exc)
             raise
-        if cancelled is not None:  # cancelled by a waiting thread
-            await self._abort(cancelled)
 
     async def _abort(self, exc: BaseException) -> None:
+        """Fail the queued steps and run the clean-up.
+
+        Not shielded: a shield scope would sit between a scope that a step entered
+        and the clean-up that exits it.
+        """
         self._ended = True
         while self._queue:
             _fail(self._queue.popleft()[0])
         on_abort, self.on_abort = self.on_abort, None
-        if on_abort is not None:
-            with anyio.CancelScope(shield=True):
-                try:
-                    await on_abort(exc)
-                except BaseException as error:
-                    if error is not exc:  # re-raising what it was given is normal
-                        logger.warning(
-                            "asyncbridge: the clean-up of an interrupted bridge failed",
-                            exc_info=True,
-                        )
+        if on_abort is None:
+            return
+        try:
+            await on_abort(exc)
+        except BaseException as error:
+            if error is not exc:  # re-raising what it was given is normal
+                logger.warning(
+                    "asyncbridge: the clean-up of an interrupted bridge failed",
+                    exc_info=True,
+                )
 
 
 def _fail(job: SyncJob[Any]) -> None:
