@@ -552,24 +552,26 @@ def test_bridges_leave_no_task_on_the_portal() -> None:
 # ------------------------------------------------------ when the loop ends
 
 
-def test_sync_context_portal_shutdown_runs_aexit() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_context_portal_shutdown_runs_aexit(backend: str) -> None:
     """Shutting the portal down inside the block runs __aexit__ then; exit says so."""
     manager = AsyncManager()
     with (
         pytest.raises(ab.ExecutorShutdownError, match="__aexit__ ran then"),
-        ab.sync_context(manager),
+        ab.sync_context(manager, backend=backend),
     ):
         ab.executors.shutdown()
     assert len(manager.seen) == 1
-    assert isinstance(manager.seen[0], asyncio.CancelledError)
-    with ab.sync_context(AsyncManager()):  # a fresh portal serves the next one
+    assert isinstance(manager.seen[0], asyncio.CancelledError | trio.Cancelled)
+    with ab.sync_context(AsyncManager(), backend=backend):  # a fresh portal
         pass
 
 
-def test_iterate_sync_portal_shutdown_closes_the_iterator() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_iterate_sync_portal_shutdown_closes_the_iterator(backend: str) -> None:
     """Shutting the portal down mid-iteration runs aclose(); the next step fails."""
     source = AsyncSource(n=100)
-    iterator = ab.iterate_sync(source.items())
+    iterator = ab.iterate_sync(source.items(), backend=backend)
     assert next(iterator) == 0
     ab.executors.shutdown()
     assert source.finished
@@ -577,7 +579,8 @@ def test_iterate_sync_portal_shutdown_closes_the_iterator() -> None:
         next(iterator)
 
 
-def test_iterate_sync_keyboard_interrupt_cancels_and_cleans_up() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_iterate_sync_keyboard_interrupt_cancels_and_cleans_up(backend: str) -> None:
     """Ctrl-C while waiting for a step cancels it, runs aclose(), then propagates."""
     waiting = threading.Event()
     finished: list[str] = []
@@ -595,7 +598,7 @@ def test_iterate_sync_keyboard_interrupt_cancels_and_cleans_up() -> None:
         waiting.wait(30)
         _thread.interrupt_main()
 
-    iterator = ab.iterate_sync(stalls())
+    iterator = ab.iterate_sync(stalls(), backend=backend)
     assert next(iterator) == 1
     helper = threading.Thread(target=interrupt)
     helper.start()
@@ -603,4 +606,5 @@ def test_iterate_sync_keyboard_interrupt_cancels_and_cleans_up() -> None:
         next(iterator)
     helper.join()
     assert finished == ["finally"]
-    assert ab.run_sync(portal_tasks) == 1
+    if backend == "asyncio":
+        assert ab.run_sync(portal_tasks) == 1
