@@ -347,6 +347,25 @@ async def test_sync_twin_under_another_running_loop(anyio_backend: object) -> No
         store.put(1)  # type: ignore[attr-defined]
 
 
+def test_sync_twin_in_a_worker_its_portal_waits_for() -> None:
+    """Sync code run for a coroutine on the home portal cannot call a twin: it says so."""
+    store = Store()
+    store.put(1)  # type: ignore[attr-defined]  # home: the portal
+
+    @ab.mixed_execution_safe
+    def legacy() -> int:
+        return store.put(1)  # type: ignore[attr-defined, no-any-return]
+
+    async def on_the_portal() -> int:
+        return legacy()
+
+    with (
+        pytest.warns(ab.LoopBlockedWarning),
+        pytest.raises(ab.LoopConflictError, match="blocked waiting for"),
+    ):
+        ab.run_sync(on_the_portal)
+
+
 def test_loop_bound_false_moves_between_loops() -> None:
     """loop_bound=False keeps no home: any loop may await it."""
 

@@ -291,6 +291,33 @@ async def test_sync_in_loop_thread_follows_policy(anyio_backend: object) -> None
     assert not untouched.tasks
 
 
+def test_sync_in_a_worker_its_portal_waits_for() -> None:
+    """iterate_sync in sync code that the portal waits for raises instead of hanging."""
+
+    @ab.mixed_execution_safe
+    def legacy() -> list[int]:
+        return list(ab.iterate_sync(AsyncSource(n=2).items()))
+
+    async def on_the_portal() -> list[int]:
+        return legacy()
+
+    with (
+        pytest.warns(ab.LoopBlockedWarning),
+        pytest.raises(ab.LoopConflictError, match="blocked waiting for"),
+    ):
+        ab.run_sync(on_the_portal)
+
+    @ab.mixed_execution_safe
+    def uses_the_other_portal() -> list[int]:
+        return list(ab.iterate_sync(AsyncSource(n=2).items(), backend="trio"))
+
+    async def on_the_portal_again() -> list[int]:
+        return uses_the_other_portal()
+
+    with pytest.warns(ab.LoopBlockedWarning):
+        assert ab.run_sync(on_the_portal_again) == [0, 1]
+
+
 def test_sync_bad_input() -> None:
     """Sync iterables, coroutines and bad options are rejected before anything runs."""
 

@@ -45,7 +45,13 @@ from typing import (
 from typing_extensions import ParamSpec
 
 from ._backends import SyncJob
-from ._detect import is_async_callable, running_asyncio_loop, trio_running
+from ._detect import (
+    BlockedPortal,
+    is_async_callable,
+    running_asyncio_loop,
+    state,
+    trio_running,
+)
 from ._errors import LoopConflictError
 from ._iterators import (
     enter_async_cm,
@@ -57,6 +63,7 @@ from ._iterators import (
 from ._offload import run_in_thread
 from ._pinned import (
     Dest,
+    blocked_portal_error,
     check_blocking,
     current_native,
     describe_loop,
@@ -180,6 +187,11 @@ def _sync_dest(obj: object, name: str, stacklevel: int) -> Dest:
     if home is None:
         return _claim_for_sync(obj, d, f"{_name(obj)}.{name}()", stacklevel + 1)
     dest: Dest = home.dest
+    blocked = state.parent  # a portal waiting for this very thread?
+    portal = dest.portal
+    if type(blocked) is BlockedPortal and portal and portal.backend == blocked.backend:
+        what = f"{_name(obj)}.{name}()"
+        raise blocked_portal_error(what, dest.describe() + _ROLE)
     if running_asyncio_loop() is not None or trio_running():
         what = f"{_name(obj)}.{name}()"
         if dest.handle.runs_here():

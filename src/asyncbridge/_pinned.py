@@ -26,7 +26,7 @@ import anyio
 from . import _portal
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._config import ConflictPolicy, settings
-from ._detect import running_asyncio_loop, state, trio_running
+from ._detect import BlockedPortal, running_asyncio_loop, state, trio_running
 from ._errors import LoopBlockedWarning, LoopConflictError
 from ._portal import Portal, portal_for
 from ._route import parent_loop
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Dest",
     "Session",
+    "blocked_portal_error",
     "check_blocking",
     "current_native",
     "describe_loop",
@@ -206,9 +207,24 @@ def pick_dest(
         dest.check_usable(what)
         return dest
     parent = parent_loop()
+    if type(parent) is BlockedPortal:
+        wanted = backend or "asyncio"
+        if parent.backend != wanted:
+            return _portal_dest(wanted)
+        raise blocked_portal_error(what, f"the asyncbridge {wanted} portal")
     if parent is not None:
         return Dest(handle_for(parent), None)
     return _portal_dest(backend or "asyncio")
+
+
+def blocked_portal_error(what: str, loop: str) -> LoopConflictError:
+    """The error for a worker that its target portal is blocked waiting for."""
+    return LoopConflictError(
+        f"{what} was called in a worker thread that {loop} is blocked waiting for "
+        "(sync code, such as a mixed_execution_safe function, called by a coroutine "
+        "there), and needs that loop, so it would wait forever; from that "
+        "coroutine, use the async API instead"
+    )
 
 
 # ------------------------------------------------------------------ sessions
