@@ -5,10 +5,12 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import functools
+import gc
 import inspect
 import os
 import threading
 import traceback
+import weakref
 
 import anyio
 import pytest
@@ -401,3 +403,27 @@ async def test_worker_can_start_its_own_loop(anyio_backend: object) -> None:
 
     assert await ab.run_in_thread(legacy) == (5, 5)
     assert await ab.asyncify(legacy)() == (5, 5)
+
+
+@pytest.mark.anyio
+async def test_no_reference_kept_to_arguments_or_results(anyio_backend: object) -> None:
+    """After a call, neither its argument nor its result is kept alive by the pool."""
+
+    class Big:
+        pass
+
+    def identity(value: Big) -> Big:
+        return value
+
+    big = Big()
+    ref = weakref.ref(big)
+    result = await ab.run_in_thread(identity, big)
+    assert result is big
+    del big, result
+    # No event says "the worker has left the call's frames and waits for work", so
+    # poll: a worker that kept its last job would keep `big` alive forever.
+    with anyio.move_on_after(10):
+        while ref() is not None:
+            gc.collect()
+            await anyio.sleep(0.01)
+    assert ref() is None

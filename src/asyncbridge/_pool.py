@@ -200,6 +200,7 @@ class BridgePool(concurrent.futures.Executor):
                 if item is None:  # shutdown
                     return
                 item.run(finished)
+                del item  # an idle worker must not keep the last job's objects alive
         finally:
             with self._lock:
                 self._threads.discard(me)

@@ -92,7 +92,11 @@ class Portal:
                     loop.run_until_complete(
                         asyncio.wait(tasks, timeout=self._cleanup_timeout)
                     )
-                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(
+                    asyncio.wait_for(
+                        loop.shutdown_asyncgens(), max(0.01, self._cleanup_timeout)
+                    )
+                )
             finally:
                 loop.close()
 
