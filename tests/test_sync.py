@@ -17,7 +17,7 @@ import pytest
 import trio
 
 import asyncbridge as ab
-from asyncbridge import _portal
+from asyncbridge import _backends, _portal, _sync
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default="-"
@@ -265,7 +265,7 @@ async def test_conflict_thread_policy_warns_and_works(anyio_backend: object) -> 
 async def test_conflict_raise_policy(anyio_backend: object) -> None:
     """on_loop_conflict='raise' raises LoopConflictError, closing the coroutine."""
     coro = add(1, 2)
-    with pytest.raises(ab.LoopConflictError, match="await the coroutine directly"):
+    with pytest.raises(ab.LoopConflictError, match="await the async API directly"):
         ab.run_sync(coro, on_loop_conflict="raise")
     assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
 
@@ -367,12 +367,17 @@ async def test_parent_routing_timeout(anyio_backend: object) -> None:
         await ab.run_in_thread(blocking)
 
 
+def _run_on(loop: asyncio.AbstractEventLoop, fn: object, *args: object) -> object:
+    job = _backends.SyncJob(fn, args, None, contextvars.copy_context())  # type: ignore[arg-type]
+    return _sync.run_job(job, _backends.handle_for(loop))
+
+
 def test_closed_parent_loop_is_a_loop_conflict() -> None:
     """A worker whose loop closed before the call ran gets LoopConflictError."""
     loop = asyncio.new_event_loop()
     loop.close()
     with pytest.raises(ab.LoopConflictError, match="closed"):
-        ab._sync._on_loop(loop, add, (1, 2), None, None)
+        _run_on(loop, add, 1, 2)
 
 
 def test_loop_closing_under_waiting_call_is_detected(
@@ -384,7 +389,7 @@ def test_loop_closing_under_waiting_call_is_detected(
     closer = threading.Timer(0.05, loop.close)
     closer.start()
     with pytest.raises(ab.LoopConflictError, match="closed before it ran"):
-        ab._sync._on_loop(loop, add, (1, 2), None, None)
+        _run_on(loop, add, 1, 2)
     closer.join()
 
 
@@ -556,3 +561,13 @@ def test_portal_restarts_after_stray_loop_stop() -> None:
     after = ab.run_sync(loop_identity)
     assert after[1] is not before[1]
     assert ab.run_sync(add, 2, 2) == 4
+
+
+@pytest.mark.anyio
+async def test_warning_points_at_the_users_line(anyio_backend: object) -> None:
+    """LoopBlockedWarning names the line that called run_sync or a syncify wrapper."""
+    with pytest.warns(ab.LoopBlockedWarning) as direct:
+        ab.run_sync(add, 1, 2)
+    with pytest.warns(ab.LoopBlockedWarning) as wrapped:
+        ab.syncify(add)(1, 2)
+    assert [w.filename for w in [*direct, *wrapped]] == [__file__, __file__]

@@ -30,7 +30,13 @@ from typing_extensions import ParamSpec
 
 from ._backends import ThreadJob, await_thread_job
 from ._config import ConflictPolicy, check_conflict_policy
-from ._detect import BlockedPortal, is_async_callable, mark_awaitable_result, state
+from ._detect import (
+    BlockedPortal,
+    is_async_callable,
+    mark_awaitable_result,
+    state,
+    user_stacklevel,
+)
 from ._detect import running_asyncio_loop as _running_loop
 from ._errors import LoopBlockedWarning
 from ._executors import default_adapter, resolve
@@ -147,24 +153,6 @@ class MixedExecutionSafeDecorator(Protocol):
 # What a decorator builds for one target: the sync-call wrapper, the `.aio` coroutine
 # function, and whether calling the wrapper gives an awaitable.
 _Parts = tuple[Any, Any, bool]
-_PACKAGE = __name__.rpartition(".")[0] + "."
-
-
-def _caller_level() -> int:
-    """Return the stacklevel, for a warning our caller emits, of user code.
-
-    Skips every frame of the asyncbridge package, so a warning points at the line
-    that called the decorated function, however many of our wrappers (composed
-    decorators, bound methods) sit in between. Only called on bridging paths.
-    """
-    frame = sys._getframe(2)
-    level = 2
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
-        _PACKAGE
-    ):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _job(
@@ -286,7 +274,7 @@ def _run_off_loop(
         "returns (it runs in a worker thread meanwhile); await its .aio(...) form "
         "instead",
         LoopBlockedWarning,
-        stacklevel=_caller_level(),
+        stacklevel=user_stacklevel(),
     )
     job, put = _job(fn, args, kwargs, executor)
     if state.is_portal:  # run_sync in the worker must not target this portal
@@ -491,9 +479,7 @@ def _async_safe_of_async(
     fn: Any, timeout: float | None, policy: ConflictPolicy | None
 ) -> _Parts:
     def call(*args: Any, **kwargs: Any) -> Any:
-        return run_sync_internal(
-            fn, args, kwargs, timeout, policy, None, _caller_level() + 1
-        )
+        return run_sync_internal(fn, args, kwargs, timeout, policy, None)
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
         if timeout is None:
@@ -531,9 +517,7 @@ def _resolve(
     if not is_awaitable(result):
         return result
     check_async_target(result, "async_safe", f"the value {describe(fn)} returned")
-    return run_sync_internal(
-        result, None, None, timeout, policy, None, _caller_level() + 1
-    )
+    return run_sync_internal(result, None, None, timeout, policy, None)
 
 
 @overload

@@ -75,6 +75,29 @@ class _ThreadState(threading.local):
 state = _ThreadState()
 
 
+_OUR_PREFIX = __name__.rpartition(".")[0] + "."
+_ADAPTERS_PREFIX = _OUR_PREFIX + "adapters."
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the user's call.
+
+    For ``warnings.warn(..., stacklevel=user_stacklevel())`` in asyncbridge code: the
+    first frame outside the package (the reference adapters count as user code), so
+    the warning names the line that called the public API, however many of our
+    wrappers (stacked decorators, bound methods, twins) sit in between.
+    """
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame.f_back is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(_OUR_PREFIX) or module.startswith(_ADAPTERS_PREFIX):
+            break
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def trio_running() -> bool:
     """Tell whether a trio run is active in this thread."""
     # trio declares itself through sniffio's documented `thread_local.name` for the

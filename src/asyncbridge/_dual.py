@@ -63,14 +63,18 @@ from ._iterators import (
 from ._offload import run_in_thread
 from ._pinned import (
     Dest,
-    blocked_portal_error,
-    check_blocking,
     current_native,
     describe_loop,
     dest_for_native,
     pick_dest,
 )
-from ._sync import run_job, run_sync_internal
+from ._sync import (
+    blocked_portal_error,
+    check_conflict,
+    run_job,
+    run_sync_internal,
+    warn_blocking,
+)
 from ._validate import check_backend, check_bool, check_sync_callable, describe
 
 if TYPE_CHECKING:
@@ -161,9 +165,9 @@ _ROLE: Final = ", the instance's home loop"
 # ------------------------------------------------------------ home loops
 
 
-def _claim_for_sync(obj: object, d: dict[str, Any], what: str, stacklevel: int) -> Dest:
+def _claim_for_sync(obj: object, d: dict[str, Any], what: str) -> Dest:
     """First use of *obj* is a sync twin: its home is where `run_sync` would run."""
-    dest = pick_dest(what, _config(type(obj)).backend, None, stacklevel + 1)
+    dest = pick_dest(what, _config(type(obj)).backend, None)
     with _claim_lock:
         home = d.get(_HOME)
         if home is None:
@@ -177,15 +181,15 @@ def _claim_for_sync(obj: object, d: dict[str, Any], what: str, stacklevel: int) 
     return chosen
 
 
-def _sync_dest(obj: object, name: str, stacklevel: int) -> Dest:
+def _sync_dest(obj: object, name: str) -> Dest:
     """The loop a sync twin of *obj* runs on, after the checks; claim it if needed."""
     d = _instance_dict(obj, "a sync twin")
     if not _config(type(obj)).loop_bound:
         what = f"{_name(obj)}.{name}()"
-        return pick_dest(what, _config(type(obj)).backend, None, stacklevel + 1)
+        return pick_dest(what, _config(type(obj)).backend, None)
     home = d.get(_HOME)
     if home is None:
-        return _claim_for_sync(obj, d, f"{_name(obj)}.{name}()", stacklevel + 1)
+        return _claim_for_sync(obj, d, f"{_name(obj)}.{name}()")
     dest: Dest = home.dest
     blocked = state.parent  # a portal waiting for this very thread?
     portal = dest.portal
@@ -196,7 +200,9 @@ def _sync_dest(obj: object, name: str, stacklevel: int) -> Dest:
         what = f"{_name(obj)}.{name}()"
         if dest.handle.runs_here():
             raise dest.self_wait_error(what, _ROLE)
-        check_blocking(what, None, stacklevel + 1)
+        here = check_conflict(what, None)
+        if here is not None:
+            warn_blocking(what, here)
     loop = dest.loop
     if loop is not None and not loop.is_running():
         dest.check_running(f"{_name(obj)}.{name}()", f"{_ROLE} ({home.origin})")
@@ -325,7 +331,7 @@ class SyncTwin(_Twin, Generic[S, P, T]):
 
     def _call(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         target = self._target(obj)
-        dest = _sync_dest(obj, self._func.__name__, stacklevel=3)
+        dest = _sync_dest(obj, self._func.__name__)
         if self._iterates:
             return iterate_on(
                 dest, target(obj, *args, **kwargs), f"{_name(obj)}.{self.__name__}()"
@@ -542,7 +548,7 @@ def _static(cls: type, name: str) -> Any:
 
 
 def _sync_enter(self: Any) -> Any:
-    dest = _sync_dest(self, "__enter__", stacklevel=3)
+    dest = _sync_dest(self, "__enter__")
     session, value = enter_async_cm(dest, self, f"{_name(self)}.__enter__()")
     sessions = self.__dict__.setdefault(_SESSIONS, {})
     sessions.setdefault(threading.get_ident(), []).append(session)
@@ -586,7 +592,7 @@ async def _async_exit(
 
 
 def _sync_iter(self: Any) -> Generator[Any, None, None]:
-    dest = _sync_dest(self, "__iter__", stacklevel=3)
+    dest = _sync_dest(self, "__iter__")
     return iterate_on(dest, self, f"{_name(self)}.__iter__()")
 
 
@@ -622,7 +628,7 @@ def _class_twin(cls: type, async_name: str, raw: Any) -> Any:
         target = getattr(owner, async_name)
         call_args = args[1:] if is_class else args
         backend = _config(owner).backend
-        return run_sync_internal(target, call_args, kwargs, None, None, backend, 3)
+        return run_sync_internal(target, call_args, kwargs, None, None, backend)
 
     _copy_names(twin, fn)
     return classmethod(twin) if is_class else staticmethod(twin)

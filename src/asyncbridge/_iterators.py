@@ -357,7 +357,7 @@ def iterate_sync(
             f"{describe(async_iterable)}{hint}"
         )
     _check_run_options(backend, on_loop_conflict)
-    dest = pick_dest("iterate_sync()", backend, on_loop_conflict, stacklevel=2)
+    dest = pick_dest("iterate_sync()", backend, on_loop_conflict)
     return iterate_on(dest, async_iterable, "iterate_sync()")
 
 
@@ -578,7 +578,7 @@ class SyncContext(Generic[T]):
         self._sessions: list[Session] = []
 
     def __enter__(self) -> T:
-        dest = pick_dest("sync_context()", self._backend, self._policy, stacklevel=2)
+        dest = pick_dest("sync_context()", self._backend, self._policy)
         session, value = enter_async_cm(dest, self._acm, "sync_context()")
         self._sessions.append(session)
         return value  # type: ignore[no-any-return]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import threading
-import warnings
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -25,21 +23,19 @@ import anyio
 
 from . import _portal
 from ._backends import LoopHandle, SyncJob, handle_for
-from ._config import ConflictPolicy, settings
-from ._detect import BlockedPortal, running_asyncio_loop, state, trio_running
-from ._errors import LoopBlockedWarning, LoopConflictError
+from ._detect import running_asyncio_loop, state, trio_running
+from ._errors import LoopConflictError
 from ._portal import Portal, portal_for
-from ._route import parent_loop
-from ._sync import run_job
+from ._sync import route, run_job
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from ._config import ConflictPolicy
+
 __all__ = [
     "Dest",
     "Session",
-    "blocked_portal_error",
-    "check_blocking",
     "current_native",
     "describe_loop",
     "dest_for_native",
@@ -147,84 +143,15 @@ def dest_for_native(native: object) -> Dest:
     return Dest(handle_for(native), None)
 
 
-def check_blocking(
-    what: str, policy: ConflictPolicy | None, stacklevel: int
-) -> str | None:
-    """Apply the ``on_loop_conflict`` policy if a loop runs in this thread.
-
-    Returns:
-        The backend running here (None: none), after warning `LoopBlockedWarning`
-        under the ``"thread"`` policy.
-
-    Raises:
-        LoopConflictError: under the ``"raise"`` policy.
-        ValueError: under ``"greenlet"``, which this version does not provide.
-    """
-    if running_asyncio_loop() is not None:
-        here = "asyncio"
-    elif trio_running():
-        here = "trio"
-    else:
-        return None
-    policy = policy or settings.on_loop_conflict
-    if policy == "raise":
-        raise LoopConflictError(
-            f"{what} was called from a thread whose {here} event loop is running "
-            "(on_loop_conflict='raise'); from async code use the async API, and move "
-            "sync code called by async code to a thread with asyncbridge.run_in_thread()"
-        )
-    if policy != "thread":
-        raise ValueError(
-            "on_loop_conflict='greenlet' is not available in this version of "
-            "asyncbridge; use 'thread' or 'raise'"
-        )
-    warnings.warn(
-        f"{what} blocks the running {here} event loop of thread "
-        f"{threading.current_thread().name!r} until it returns; use the async API "
-        "instead, or offload the blocking caller with run_in_thread()",
-        LoopBlockedWarning,
-        stacklevel=stacklevel + 1,
-    )
-    return here
-
-
-def pick_dest(
-    what: str,
-    backend: str | None,
-    policy: ConflictPolicy | None,
-    stacklevel: int,
-) -> Dest:
+def pick_dest(what: str, backend: str | None, policy: ConflictPolicy | None) -> Dest:
     """Choose the loop a sync caller here uses, by `run_sync`'s rules.
 
-    A thread whose loop runs: the portal (after the ``on_loop_conflict`` policy); a
-    worker thread of a loop: that loop; any other thread: the portal of *backend*.
-    (Mirrors `run_sync_internal`'s routing, except that ``sync_loop="thread"`` is not
-    used: a pinned loop must be reachable from other threads.)
+    This thread's own loop is never chosen (``sync_loop="thread"`` does not apply):
+    a pinned loop must be reachable from other threads.
     """
-    here = check_blocking(what, policy, stacklevel + 1)
-    if here is not None:
-        dest = _portal_dest(backend or here)
-        dest.check_usable(what)
-        return dest
-    parent = parent_loop()
-    if type(parent) is BlockedPortal:
-        wanted = backend or "asyncio"
-        if parent.backend != wanted:
-            return _portal_dest(wanted)
-        raise blocked_portal_error(what, f"the asyncbridge {wanted} portal")
-    if parent is not None:
-        return Dest(handle_for(parent), None)
-    return _portal_dest(backend or "asyncio")
-
-
-def blocked_portal_error(what: str, loop: str) -> LoopConflictError:
-    """The error for a worker that its target portal is blocked waiting for."""
-    return LoopConflictError(
-        f"{what} was called in a worker thread that {loop} is blocked waiting for "
-        "(sync code, such as a mixed_execution_safe function, called by a coroutine "
-        "there), and needs that loop, so it would wait forever; from that "
-        "coroutine, use the async API instead"
-    )
+    handle, portal = route(what, backend, policy, own_loop=False)
+    assert handle is not None  # noqa: S101  (own_loop=False)
+    return Dest(handle, portal)
 
 
 # ------------------------------------------------------------------ sessions

@@ -24,13 +24,19 @@ import threading
 import time
 import traceback
 import warnings
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from typing_extensions import ParamSpec, TypeVarTuple
 
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._config import ConflictPolicy, check_conflict_policy, settings
-from ._detect import BlockedPortal, running_asyncio_loop, state, trio_running
+from ._detect import (
+    BlockedPortal,
+    running_asyncio_loop,
+    state,
+    trio_running,
+    user_stacklevel,
+)
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
@@ -40,7 +46,17 @@ from ._wrapping import wraps
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["run_job", "run_sync", "run_sync_internal", "syncify"]
+__all__ = [
+    "Route",
+    "blocked_portal_error",
+    "check_conflict",
+    "route",
+    "run_job",
+    "run_sync",
+    "run_sync_internal",
+    "syncify",
+    "warn_blocking",
+]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -165,40 +181,6 @@ def _close(target: object, args: tuple[Any, ...] | None) -> None:
         target.close()
 
 
-def _on_portal(
-    portal: Portal,
-    target: Any,
-    args: tuple[Any, ...] | None,
-    kwargs: dict[str, Any] | None,
-    timeout: float | None,
-) -> Any:
-    handle = portal.handle
-    assert handle is not None  # noqa: S101  (set before start() returns)
-    job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
-    inflight = portal.inflight
-    inflight.add(job)
-    try:
-        handle.submit(job)
-        timed_out = _wait(job, handle, timeout)
-    finally:
-        inflight.discard(job)
-    return _outcome(job, timed_out, timeout, portal)
-
-
-def _on_loop(
-    native: object,
-    target: Any,
-    args: tuple[Any, ...] | None,
-    kwargs: dict[str, Any] | None,
-    timeout: float | None,
-) -> Any:
-    handle = handle_for(native)
-    job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
-    handle.submit(job)
-    timed_out = _wait(job, handle, timeout)
-    return _outcome(job, timed_out, timeout, None)
-
-
 def run_job(
     job: SyncJob[T],
     handle: LoopHandle,
@@ -272,75 +254,112 @@ def _on_own_loop(
     return own.runner.run(aw, context=contextvars.copy_context())  # type: ignore[attr-defined]
 
 
-def _from_running_loop(
-    here: str,
-    target: Any,
-    args: tuple[Any, ...] | None,
-    kwargs: dict[str, Any] | None,
-    timeout: float | None,
-    on_loop_conflict: ConflictPolicy | None,
-    backend: str | None,
-    stacklevel: int,
-) -> Any:
-    """Rule 1: this thread's *here* loop runs; apply the conflict policy."""
-    policy = on_loop_conflict or settings.on_loop_conflict
+def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
+    """Rule 1's policy check: the backend running in this thread (None: none).
+
+    Raises:
+        LoopConflictError: a loop runs here and the policy is ``"raise"``.
+        ValueError: a loop runs here and the policy is ``"greenlet"``, which this
+            version does not provide.
+    """
+    if running_asyncio_loop() is not None:
+        here = "asyncio"
+    elif trio_running():
+        here = "trio"
+    else:
+        return None
+    policy = policy or settings.on_loop_conflict
+    if policy == "raise":
+        raise LoopConflictError(
+            f"{what} was called from a thread whose {here} event loop is running "
+            "(on_loop_conflict='raise'); from async code, await the async API "
+            "directly; from sync code called by async code, move that sync code to a "
+            "thread with asyncbridge.run_in_thread()"
+        )
     if policy != "thread":
-        _close(target, args)
-        if policy == "raise":
-            raise LoopConflictError(
-                f"run_sync() was called from a thread whose {here} event loop is "
-                "running (on_loop_conflict='raise'); from async code, await the "
-                "coroutine directly; from sync code called by async code, move "
-                "that sync code to a thread with asyncbridge.run_in_thread()"
-            )
         raise ValueError(
             "on_loop_conflict='greenlet' is not available in this version of "
             "asyncbridge; use 'thread' or 'raise'"
         )
-    portal = portal_for(backend or here)
-    assert portal.handle is not None  # noqa: S101
-    if portal.handle.runs_here():
-        _close(target, args)
-        raise LoopConflictError(
-            "run_sync() was called by sync code running on the asyncbridge portal "
-            "loop itself, which would wait for itself forever; make that caller "
-            "async and await directly, or offload it with run_in_thread()"
-        )
+    return here
+
+
+def warn_blocking(what: str, here: str) -> None:
+    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*."""
     warnings.warn(
-        f"run_sync() blocks the running {here} event loop of thread "
-        f"{threading.current_thread().name!r} until the call returns; await the "
-        "coroutine instead, or offload the blocking caller with run_in_thread()",
+        f"{what} blocks the running {here} event loop of thread "
+        f"{threading.current_thread().name!r} until it returns; await the async API "
+        "instead, or offload the blocking caller with run_in_thread()",
         LoopBlockedWarning,
-        stacklevel=stacklevel + 1,
+        stacklevel=user_stacklevel(),
     )
-    return _on_portal(portal, target, args, kwargs, timeout)
 
 
-def _from_worker(
-    parent: object,
-    target: Any,
-    args: tuple[Any, ...] | None,
-    kwargs: dict[str, Any] | None,
-    timeout: float | None,
-    backend: str,
-) -> Any:
-    """Rule 2: this thread works for *parent*; run there."""
+def blocked_portal_error(what: str, loop: str) -> LoopConflictError:
+    """The error for a worker that its target portal is blocked waiting for."""
+    return LoopConflictError(
+        f"{what} was called in a worker thread that {loop} is blocked waiting for "
+        "(sync code, such as a mixed_execution_safe function, called by a coroutine "
+        "there), and needs that loop, so it would wait forever; from that "
+        "coroutine, use the async API instead"
+    )
+
+
+class Route(NamedTuple):
+    """Where a sync caller's coroutine runs: a loop, or this thread's own loop."""
+
+    handle: LoopHandle | None  # None: this thread's own loop (see `_on_own_loop`)
+    portal: Portal | None  # set when *handle* is a portal's
+
+
+def _portal_route(backend: str) -> Route:
+    portal = portal_for(backend)
+    assert portal.handle is not None  # noqa: S101  (set before portal_for returns)
+    return Route(portal.handle, portal)
+
+
+def route(
+    what: str, backend: str | None, policy: ConflictPolicy | None, *, own_loop: bool
+) -> Route:
+    """Choose the loop for a sync caller in this thread, by the module's rules.
+
+    Args:
+        what: the API being called, for messages (``"run_sync()"``).
+        backend: the portal's backend where a portal is chosen (None: the blocked
+            loop's own backend in rule 1, asyncio otherwise).
+        policy: ``on_loop_conflict`` for this call (None: the configured default).
+        own_loop: this thread's own loop is acceptable (single calls, not objects
+            that other threads will reach): under ``sync_loop="thread"``, and in a
+            worker that the asyncio portal is blocked waiting for.
+
+    Raises:
+        LoopConflictError: the call could never be answered (it would wait for its
+            own loop, or its loop has finished), or the policy is ``"raise"``.
+    """
+    here = check_conflict(what, policy)
+    if here is not None:
+        chosen = _portal_route(backend or here)
+        if chosen.handle.runs_here():  # type: ignore[union-attr]
+            raise LoopConflictError(
+                f"{what} was called by sync code running on the asyncbridge portal "
+                "loop itself, which would wait for itself forever; make that caller "
+                "async and await directly, or offload it with run_in_thread()"
+            )
+        warn_blocking(what, here)
+        return chosen
+    parent = parent_loop()
+    backend = backend or "asyncio"
     if type(parent) is BlockedPortal:
         if parent.backend != backend:
-            return _on_portal(portal_for(backend), target, args, kwargs, timeout)
-        if backend == "asyncio":  # that portal waits for this very thread
-            return _on_own_loop(target, args, kwargs, timeout)
-        _close(target, args)
-        raise LoopConflictError(
-            "run_sync(backend='trio') was called in a worker that the trio portal is "
-            "blocked waiting for; it would wait forever. Await the decorated "
-            "function's .aio(...) form on the portal instead"
-        )
-    try:
-        return _on_loop(parent, target, args, kwargs, timeout)
-    except LoopConflictError:
-        _close(target, args)
-        raise
+            return _portal_route(backend)
+        if own_loop and backend == "asyncio":
+            return Route(None, None)
+        raise blocked_portal_error(what, f"the asyncbridge {backend} portal")
+    if parent is not None:
+        return Route(handle_for(parent), None)
+    if own_loop and backend == "asyncio" and settings.sync_loop == "thread":
+        return Route(None, None)
+    return _portal_route(backend)
 
 
 def run_sync_internal(
@@ -350,31 +369,21 @@ def run_sync_internal(
     timeout: float | None,
     on_loop_conflict: ConflictPolicy | None,
     backend: str | None,
-    stacklevel: int,
 ) -> Any:
     """Run an already validated target by the rules in this module's docstring.
 
     *args* None means *target* is an awaitable; otherwise it is an async function
-    called on the target loop with *args* and *kwargs*. *stacklevel* locates the
-    user's call for `LoopBlockedWarning`, as seen from this function.
+    called on the target loop with *args* and *kwargs*.
     """
-    loop_here = running_asyncio_loop()
-    if loop_here is not None or trio_running():
-        here = "asyncio" if loop_here is not None else "trio"
-        return _from_running_loop(
-            here, target, args, kwargs, timeout, on_loop_conflict, backend, stacklevel
-        )
     try:
-        parent = parent_loop()
+        handle, portal = route("run_sync()", backend, on_loop_conflict, own_loop=True)
+        if handle is None:
+            return _on_own_loop(target, args, kwargs, timeout)
+        job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
+        return run_job(job, handle, portal, timeout)
     except LoopConflictError:
         _close(target, args)
         raise
-    backend = backend or "asyncio"
-    if parent is not None:
-        return _from_worker(parent, target, args, kwargs, timeout, backend)
-    if backend == "asyncio" and settings.sync_loop == "thread":
-        return _on_own_loop(target, args, kwargs, timeout)
-    return _on_portal(portal_for(backend), target, args, kwargs, timeout)
 
 
 # ------------------------------------------------------------------- public
@@ -474,7 +483,6 @@ def run_sync(
         timeout,
         on_loop_conflict,
         backend,
-        stacklevel=3,
     )
 
 
@@ -523,7 +531,7 @@ def syncify(
     @wraps(async_fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         return run_sync_internal(  # type: ignore[no-any-return]
-            async_fn, args, kwargs, timeout, on_loop_conflict, backend, stacklevel=3
+            async_fn, args, kwargs, timeout, on_loop_conflict, backend
         )
 
     return wrapper
