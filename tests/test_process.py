@@ -25,6 +25,21 @@ def run_script(source: str, **kwargs: object) -> subprocess.CompletedProcess[str
     )
 
 
+def interrupt_when_started(script: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Run *script*, send SIGINT once it prints "started", return its output."""
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
+    return proc, out, err
+
+
 def test_exit_with_work_pending_returns() -> None:
     """Exit is not held by a stuck portal call, a stuck worker, or a queued job."""
     proc = run_script(
@@ -148,16 +163,7 @@ def test_sigint_cancels_coroutine_then_raises() -> None:
             raise
         """
     )
-    with subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "started"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
+    proc, out, err = interrupt_when_started(script)
     assert out.splitlines() == ["cleanup ran", "KeyboardInterrupt raised"]
     assert "KeyboardInterrupt" in err
     assert proc.returncode != 0
@@ -181,15 +187,7 @@ def test_sigint_in_thread_mode() -> None:
         ab.run_sync(long_job)
         """
     )
-    with subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "started"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
+    proc, out, err = interrupt_when_started(script)
     assert out.splitlines() == ["cleanup ran"]
     assert "KeyboardInterrupt" in err
+    assert proc.returncode != 0
