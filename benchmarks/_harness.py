@@ -227,6 +227,21 @@ async def _warm_up_and_calibrate_async(c: Competitor, settings: Settings) -> int
     return c.calls or _calls_for(spent / calls, settings)
 
 
+def _start_round(c: Competitor, result: Result) -> int:
+    """Prepare one timed round of *c*; return how many calls it makes."""
+    if c.before is not None:
+        c.before()
+    gc.collect()
+    return result.calls_per_round
+
+
+def _end_round(c: Competitor, result: Result, elapsed: float) -> None:
+    """Record one timed round of *c* that took *elapsed* seconds."""
+    if c.after is not None:
+        c.after()
+    result.seconds_per_call.append(elapsed / result.calls_per_round)
+
+
 def compare(competitors: Sequence[Competitor], settings: Settings) -> list[Result]:
     """Time sync competitors in interleaved rounds; return one result each."""
     results = [
@@ -236,16 +251,10 @@ def compare(competitors: Sequence[Competitor], settings: Settings) -> list[Resul
     for order in _rotations(len(competitors), settings.rounds):
         for i in order:
             c, result = competitors[i], results[i]
-            if c.before is not None:
-                c.before()
-            gc.collect()
-            n = result.calls_per_round
+            n = _start_round(c, result)
             start = time.perf_counter()
             c.run(n)
-            elapsed = time.perf_counter() - start
-            if c.after is not None:
-                c.after()
-            result.seconds_per_call.append(elapsed / n)
+            _end_round(c, result, time.perf_counter() - start)
     return results
 
 
@@ -265,16 +274,10 @@ async def compare_async(
     for order in _rotations(len(competitors), settings.rounds):
         for i in order:
             c, result = competitors[i], results[i]
-            if c.before is not None:
-                c.before()
-            gc.collect()
-            n = result.calls_per_round
+            n = _start_round(c, result)
             start = time.perf_counter()
             await c.run(n)
-            elapsed = time.perf_counter() - start
-            if c.after is not None:
-                c.after()
-            result.seconds_per_call.append(elapsed / n)
+            _end_round(c, result, time.perf_counter() - start)
     return results
 
 
