@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, cast, get_args
 
 from typing_extensions import Unpack
 
+from ._validate import check_seconds
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -65,21 +67,10 @@ def check_conflict_policy(
     return cast("ConflictPolicy", value)
 
 
-def _check_number(
-    name: str, value: object, *, allow_none: bool = False
-) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        expected = (
-            "a number of seconds or None" if allow_none else "a number of seconds"
-        )
-        raise TypeError(f"{name} must be {expected}, got {value!r}")
-    if value != value or value < 0:  # NaN or negative  # noqa: PLR0124
-        raise ValueError(
-            f"{name} must be a non-negative number of seconds, got {value!r}"
-        )
-    return float(value)
+def _check_grace(name: str, value: object) -> float:
+    seconds = check_seconds(value, name, func="configure", none_ok=False)
+    assert seconds is not None  # noqa: S101  (none_ok=False)
+    return seconds
 
 
 def _check_policy(name: str, value: object) -> ConflictPolicy:
@@ -101,17 +92,14 @@ def _check_workers(name: str, value: object) -> int:
 
 
 def _check_threshold(name: str, value: object) -> float | None:
-    seconds = _check_number(name, value, allow_none=True)
-    if seconds == 0:
-        raise ValueError(f"{name} must be above 0 (or None: off)")
-    return seconds
+    return check_seconds(value, name, func="configure", zero_ok=False)
 
 
 _VALIDATORS: Final[dict[str, Callable[[str, object], object]]] = {
     "on_loop_conflict": _check_policy,
     "sync_loop": _check_sync_loop,
     "default_workers": _check_workers,
-    "exit_grace": _check_number,
+    "exit_grace": _check_grace,
     "debug_wait_threshold": _check_threshold,
 }
 

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+import threading
+from typing import Any, Final
 
 from ._detect import is_async_callable
 
 __all__ = [
+    "MAX_SECONDS",
     "check_async_target",
     "check_backend",
     "check_bool",
+    "check_int",
+    "check_seconds",
     "check_sync_callable",
     "check_timeout",
     "describe",
 ]
+
+# The longest wait that locks, threads and event loops all accept (~292 years):
+# a larger (or infinite) number of seconds is refused up front instead of failing
+# later with OverflowError. "No limit" is spelled None.
+MAX_SECONDS: Final = float(threading.TIMEOUT_MAX)
 
 
 def describe(obj: object) -> str:
@@ -90,17 +99,64 @@ def check_async_target(obj: object, func: str, param: str) -> bool:
     return False
 
 
-def check_timeout(value: object, param: str = "timeout") -> float | None:
-    """Return *value* as seconds (or None); TypeError/ValueError otherwise."""
-    if value is None:
+def _prefix(func: str | None) -> str:
+    return "" if func is None else f"{func}(): "
+
+
+def check_seconds(
+    value: object,
+    param: str,
+    *,
+    func: str | None = None,
+    none_ok: bool = True,
+    zero_ok: bool = True,
+) -> float | None:
+    """Return *value* as a float number of seconds (None if allowed and given).
+
+    The one check for every duration asyncbridge takes (timeouts, waits, grace
+    periods): a real number (not a bool), not NaN, not negative (nor zero unless
+    *zero_ok*), and at most `MAX_SECONDS` (so ``inf`` is refused: None means no
+    limit).
+
+    Raises:
+        TypeError: not a number (nor None where allowed).
+        ValueError: NaN, negative, zero where not allowed, or infinite/too large.
+    """
+    if value is None and none_ok:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{param} must be a number of seconds or None, got {value!r}")
-    if math.isnan(value) or value < 0:
+        expected = "a number of seconds" + (" or None" if none_ok else "")
+        raise TypeError(f"{_prefix(func)}{param} must be {expected}, got {value!r}")
+    if math.isnan(value) or value < 0 or (value == 0 and not zero_ok):
+        bound = "non-negative" if zero_ok else "positive"
         raise ValueError(
-            f"{param} must be a non-negative number of seconds, got {value!r}"
+            f"{_prefix(func)}{param} must be a {bound} number of seconds, got {value!r}"
+        )
+    if value > MAX_SECONDS:
+        hint = "; use None for no limit" if none_ok else ""
+        raise ValueError(
+            f"{_prefix(func)}{param} must be a finite number of seconds of at most "
+            f"{MAX_SECONDS:.0f}, got {value!r}{hint}"
         )
     return float(value)
+
+
+def check_timeout(value: object, param: str = "timeout") -> float | None:
+    """Return *value* as seconds (or None); TypeError/ValueError otherwise."""
+    return check_seconds(value, param)
+
+
+def check_int(
+    value: object, param: str, *, func: str | None = None, minimum: int = 1
+) -> int:
+    """Return *value* if it is an int (not a bool) of at least *minimum*."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{_prefix(func)}{param} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(
+            f"{_prefix(func)}{param} must be at least {minimum}, got {value!r}"
+        )
+    return value
 
 
 def check_backend(value: object, param: str = "backend") -> str | None:
@@ -110,8 +166,8 @@ def check_backend(value: object, param: str = "backend") -> str | None:
     raise ValueError(f"{param} must be 'asyncio', 'trio' or None, got {value!r}")
 
 
-def check_bool(value: object, param: str) -> bool:
+def check_bool(value: object, param: str, *, func: str | None = None) -> bool:
     """Return *value* if it is a bool; TypeError otherwise."""
     if not isinstance(value, bool):
-        raise TypeError(f"{param} must be True or False, got {value!r}")
+        raise TypeError(f"{_prefix(func)}{param} must be True or False, got {value!r}")
     return value
