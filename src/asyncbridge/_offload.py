@@ -15,6 +15,7 @@ from typing_extensions import ParamSpec, TypeVarTuple
 from ._backends import ThreadJob, await_thread_job
 from ._detect import running_asyncio_loop
 from ._executors import Adapter, default_adapter, resolve
+from ._hooks import HOOKS, trace_run_in_thread
 from ._validate import check_bool, check_sync_callable
 from ._wrapping import wraps
 
@@ -126,6 +127,8 @@ async def _offload(
     cancellable: bool,
 ) -> T:
     context = thread_context() if adapter.marks_threads else None
+    if HOOKS and context is not None:  # asyncbridge.instrumentation: report this hop
+        sync_fn = trace_run_in_thread(sync_fn)
     return await await_thread_job(
         ThreadJob(sync_fn, args, context), adapter.put, cancellable
     )

@@ -38,6 +38,7 @@ from ._detect import (
     user_stacklevel,
 )
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
+from ._hooks import HOOKS, trace_run_sync
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
 from ._validate import check_async_target, check_backend, check_timeout
@@ -377,6 +378,8 @@ def run_sync_internal(
     """
     try:
         handle, portal = route("run_sync()", backend, on_loop_conflict, own_loop=True)
+        if HOOKS:  # asyncbridge.instrumentation: report this hop to the hooks
+            target, args, kwargs = trace_run_sync(target, args, kwargs)
         if handle is None:
             return _on_own_loop(target, args, kwargs, timeout)
         job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
