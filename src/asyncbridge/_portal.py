@@ -21,7 +21,7 @@ from ._detect import state
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Portal", "new_event_loop", "portal_for", "stop_portals"]
+__all__ = ["Portal", "new_event_loop", "portal_for", "running_portals", "stop_portals"]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -159,6 +159,21 @@ def portal_for(backend: str) -> Portal:
             _portals[backend] = portal
             portal.start()
         return portal
+
+
+def running_portals() -> list[tuple[str, str, object]]:
+    """Return ``(backend, thread name, loop)`` for each running portal; start none.
+
+    ``loop`` is the asyncio loop, or the trio token. Read-only, for diagnostics
+    (``python -m asyncbridge doctor``, the Starlette stats route).
+    """
+    with _lock:
+        portals = list(_portals.values())
+    return [
+        (p.backend, p.thread.name, p.handle.native)
+        for p in portals
+        if p.handle is not None
+    ]
 
 
 def stop_portals(deadline: float) -> None:
