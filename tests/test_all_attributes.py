@@ -9,7 +9,11 @@ import pytest
 
 import asyncbridge
 
-PUBLIC_MODULES = ["asyncbridge", "asyncbridge.executors"]
+PUBLIC_MODULES = [
+    "asyncbridge",
+    "asyncbridge.executors",
+    "asyncbridge.instrumentation",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

@@ -2,8 +2,9 @@
 
 Layers (each module imports only from the layers above it):
 
-    detection  _detect, _config, _errors, _validate
-               what runs in this thread; process-wide settings; argument checks
+    detection  _detect, _config, _errors, _validate, _hooks
+               what runs in this thread; process-wide settings; argument checks;
+               the instrumentation registry and events (_hooks: any layer emits)
     engine     _backends   the asyncio/trio differences, behind one small interface
                _pool       asyncbridge's thread pool
                _portal     background loops for sync callers
@@ -16,10 +17,15 @@ Layers (each module imports only from the layers above it):
                _iterators  iterator and context-manager bridges
                _dual       DualInterface, sync_twin, async_twin
                _batch      gather_limited, map_async, batch_execute
+               _loghook, _prometheus   the built-in instrumentation hooks
+    surface    instrumentation, executors (public modules); integrations.starlette
+               and pytest_plugin (optional: their dependency imported lazily);
+               __main__ + _doctor (python -m asyncbridge doctor)
     adapters   asyncbridge.adapters.perfect21 (public API only, as a user would)
 """
 
 from . import executors as executors
+from . import instrumentation as instrumentation
 from ._batch import OutcomeStatus as OutcomeStatus
 from ._batch import TaskOutcome as TaskOutcome
 from ._batch import batch_execute as batch_execute
@@ -79,6 +85,7 @@ __all__ = [
     "gather_limited",
     "get_context",
     "in_async_context",
+    "instrumentation",
     "is_async_callable",
     "iterate_in_thread",
     "iterate_sync",

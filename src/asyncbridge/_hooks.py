@@ -253,7 +253,9 @@ class LoopBlocked:
             f"for {self.duration:.3f} s (threshold {self.threshold:g} s){where}"
         )
         if self.stack:
-            text += f"\nStack of the loop's thread (most recent call last):\n{self.stack}"
+            text += (
+                f"\nStack of the loop's thread (most recent call last):\n{self.stack}"
+            )
         return f"{text}\n{self.hint}"
 
 
@@ -286,7 +288,33 @@ _in_hook: Final = contextvars.ContextVar("asyncbridge_in_hook", default=False)
 
 
 def add_hook(hook: Hook) -> Hook:
-    """Register *hook* (once: adding it again does nothing); return it."""
+    """Register *hook* to receive every instrumentation event; return it.
+
+    Hooks are called in the order they were added, in the thread where the event
+    happens. Adding a registered hook again does nothing. Returning the hook lets
+    `add_hook` decorate a function.
+
+    Args:
+        hook: a callable taking one event (see `asyncbridge.instrumentation`).
+
+    Returns:
+        *hook*.
+
+    Raises:
+        TypeError: *hook* is not callable.
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> events = []
+        >>> hook = ab.instrumentation.add_hook(events.append)
+        >>> async def one() -> int:
+        ...     return 1
+        >>> ab.run_sync(one)
+        1
+        >>> [e.path for e in events]
+        ['run_sync:portal']
+        >>> ab.instrumentation.remove_hook(hook)
+    """
     if not callable(hook):
         raise TypeError(
             f"add_hook() expected a callable taking one event, got {hook!r}"
@@ -298,7 +326,21 @@ def add_hook(hook: Hook) -> Hook:
 
 
 def remove_hook(hook: Hook) -> None:
-    """Unregister *hook*; ValueError if it is not registered."""
+    """Unregister *hook*: it receives no further events.
+
+    Args:
+        hook: a hook given to `add_hook`.
+
+    Raises:
+        ValueError: *hook* is not registered.
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> hook = ab.instrumentation.add_hook(print)
+        >>> ab.instrumentation.remove_hook(hook)
+        >>> ab.instrumentation.get_hooks()
+        ()
+    """
     with _lock:
         try:
             HOOKS.remove(hook)
@@ -307,7 +349,13 @@ def remove_hook(hook: Hook) -> None:
 
 
 def get_hooks() -> tuple[Hook, ...]:
-    """Return the registered hooks, in the order they are called."""
+    """Return the registered hooks, in the order they are called.
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> ab.instrumentation.get_hooks()
+        ()
+    """
     return tuple(HOOKS)
 
 
