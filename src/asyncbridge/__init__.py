@@ -17,6 +17,7 @@ Layers (each module imports only from the layers above it):
                _iterators  iterator and context-manager bridges
                _dual       DualInterface, sync_twin, async_twin
                _batch      gather_limited, map_async, batch_execute
+               _watch      watch_loop: report the code that blocks an event loop
                _loghook, _prometheus   the built-in instrumentation hooks
     surface    instrumentation, executors (public modules); integrations.starlette
                and pytest_plugin (optional: their dependency imported lazily);
@@ -60,6 +61,8 @@ from ._retry import retry_testing as retry_testing
 from ._retry import retrying as retrying
 from ._sync import run_sync as run_sync
 from ._sync import syncify as syncify
+from ._watch import LoopWatch as LoopWatch
+from ._watch import watch_loop as watch_loop
 
 __all__ = [
     "AsyncBridgeError",
@@ -68,6 +71,7 @@ __all__ = [
     "ExecutorShutdownError",
     "LoopBlockedWarning",
     "LoopConflictError",
+    "LoopWatch",
     "OutcomeStatus",
     "RetryBudget",
     "RetryError",
@@ -98,4 +102,5 @@ __all__ = [
     "sync_context",
     "sync_twin",
     "syncify",
+    "watch_loop",
 ]
