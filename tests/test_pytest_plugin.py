@@ -281,12 +281,12 @@ def test_watch_marker_fails_a_blocking_test(tester: pytest.Pytester) -> None:
         from conftest import block_until_reported
 
         @pytest.mark.anyio
-        @pytest.mark.asyncbridge_watch_loop(threshold=0.05)
+        @pytest.mark.asyncbridge_watch_loop(threshold=0.2)
         async def test_blocks(anyio_backend, asyncbridge_watch_loop):
             block_until_reported(asyncbridge_watch_loop)  # blocks here
 
         @pytest.mark.anyio
-        @pytest.mark.asyncbridge_watch_loop(0.05)
+        @pytest.mark.asyncbridge_watch_loop(0.2)
         async def test_does_not_block(anyio_backend):
             import anyio
             await anyio.to_thread.run_sync(__import__("time").sleep, 0.1)
@@ -298,7 +298,7 @@ def test_watch_marker_fails_a_blocking_test(tester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3, failed=3)
     result.stdout.fnmatch_lines(
         [
-            "*test_blocks*the test's event loop was blocked for longer than 0.05 s*",
+            "*test_blocks*the test's event loop was blocked for longer than 0.2 s*",
             f"*it is blocked at *test_blocking.py:{line} in test_blocks()*",
             "*block_until_reported(asyncbridge_watch_loop)  # blocks here*",
             "Fix: move the blocking call off the loop*",
@@ -346,16 +346,16 @@ def test_watch_option_covers_async_tests_only(tester: pytest.Pytester) -> None:
 
         @pytest.mark.anyio
         async def test_blocks(anyio_backend, asyncbridge_watch_loop):
-            assert asyncbridge_watch_loop.threshold == 0.05
+            assert asyncbridge_watch_loop.threshold == 0.2
             block_until_reported(asyncbridge_watch_loop)
 
         def test_sync():
             time.sleep(0.01)
         """
     )
-    result = tester.runpytest("--asyncbridge-block-threshold=0.05")
+    result = tester.runpytest("--asyncbridge-block-threshold=0.2")
     result.assert_outcomes(passed=1, failed=3)
-    tester.makeini(INI + "asyncbridge_block_threshold = 0.05\n")
+    tester.makeini(INI + "asyncbridge_block_threshold = 0.2\n")
     tester.runpytest().assert_outcomes(passed=1, failed=3)
 
 

@@ -97,7 +97,10 @@ class LoopWatch:
         self._backend = ""
         self._seen: set[tuple[str, int] | None] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        # Held until stop(): the watchdog sleeps by acquiring it with a timeout (a
+        # plain lock: the cheapest timed wait Python has).
+        self._halt = threading.Lock()
+        self._halt.acquire()
         self._state = "new"  # -> "running" -> "stopped"
         self._ident: int | None = None  # the loop thread's id
         self._thread_name = ""
@@ -206,7 +209,7 @@ class LoopWatch:
             return
         self._state = "stopped"
         _active.discard(self)
-        self._stop.set()
+        self._halt.release()
         self._cancel_beats()
         watchdog = self._watchdog
         if watchdog is not None and watchdog is not threading.current_thread():
@@ -293,11 +296,17 @@ class LoopWatch:
 
     # ----------------------------------------------------------------- watchdog
 
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep *seconds* in the watchdog; True if the watch stopped meanwhile."""
+        if self._halt.acquire(timeout=max(0.0, seconds)):
+            self._halt.release()  # stays released: every later sleep returns at once
+            return True
+        return False
+
     def _watch(self) -> None:
-        stop = self._stop
-        while not stop.is_set():
+        while True:
             due = self._next_due
-            if stop.wait(max(0.0, due + self.threshold - time.monotonic())):
+            if self._sleep(due + self.threshold - time.monotonic()):
                 return
             if self._next_due != due:
                 continue  # the loop turned in time
@@ -316,7 +325,7 @@ class LoopWatch:
                 self._report(time.monotonic() - due, frame)
             del frame
             while self._next_due == due:  # one report per block
-                if stop.wait(self._interval):
+                if self._sleep(self._interval):
                     return
 
     def _loop_status(self) -> str:
