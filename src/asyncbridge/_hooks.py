@@ -217,11 +217,11 @@ class LoopBlocked:
             least *threshold*; the block may have lasted longer).
         threshold: the watch's threshold, seconds.
         filename: file of the blocking call in async code (the innermost
-            coroutine frame), or of the innermost frame; None without a stack.
-        lineno: its line number (None without a stack).
-        function: its function's name (None without a stack).
-        stack: the loop thread's stack when it was blocked, formatted as a
-            traceback ("" when the block ended before the stack could be taken).
+            coroutine frame), or of the innermost frame if no coroutine runs.
+        lineno: its line number.
+        function: its function's name.
+        stack: the loop thread's stack while it was blocked, formatted as a
+            traceback, from the outermost coroutine frame down.
         hint: the fix to apply.
     """
 
@@ -229,34 +229,24 @@ class LoopBlocked:
     thread: str
     duration: float
     threshold: float
-    filename: str | None
-    lineno: int | None
-    function: str | None
+    filename: str
+    lineno: int
+    function: str
     stack: str
     hint: str
 
     @property
-    def site(self) -> str | None:
-        """``file:line in function()``, or None without a stack."""
-        if self.filename is None:
-            return None
+    def site(self) -> str:
+        """``file:line in function()``: where the blocking call is."""
         return f"{self.filename}:{self.lineno} in {self.function}()"
 
     def __str__(self) -> str:
-        where = (
-            f"; it is blocked at {self.site}"
-            if self.site is not None
-            else " (the block ended before its stack could be taken)"
-        )
-        text = (
+        return (
             f"the {self.backend} event loop of thread {self.thread!r} has not turned "
-            f"for {self.duration:.3f} s (threshold {self.threshold:g} s){where}"
+            f"for {self.duration:.3f} s (threshold {self.threshold:g} s); it is "
+            f"blocked at {self.site}\nStack of the loop's thread (most recent call "
+            f"last):\n{self.stack}\n{self.hint}"
         )
-        if self.stack:
-            text += (
-                f"\nStack of the loop's thread (most recent call last):\n{self.stack}"
-            )
-        return f"{text}\n{self.hint}"
 
 
 Event: TypeAlias = (

@@ -10,8 +10,10 @@ Two parties, public APIs only:
   thread's stack (``sys._current_frames()``) while it blocks, finds the line of async
   code that made the blocking call, and reports it once per blocking site.
 
-A block that ends within a quarter of the threshold past it may end before the
-watchdog looks: the late beat still reports it, without a stack.
+Only what the watchdog sees is reported: a block lasting up to about 1.25 times the
+threshold may end before it looks (and is then not reported). A loop found idle
+(waiting for I/O or timers: its thread only late to be scheduled) or paused (an
+asyncio loop between two runs) is not blocked, and not reported either.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ._validate import check_bool, check_seconds, describe
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import CodeType, FrameType, TracebackType
+
+    from trio.lowlevel import TrioToken
 
 __all__ = ["LoopWatch", "active_watches", "watch_loop"]
 
@@ -67,6 +71,134 @@ def _is_async(code: CodeType) -> bool:
     return bool(code.co_flags & _ASYNC_CODE)
 
 
+# Where a loop's thread is when the loop itself waits for I/O or timers: asyncio's
+# selector called by its loop, trio's I/O manager called by its run loop, or (uvloop,
+# whose loop is C code) the Python frame that called the loop's run method.
+_IDLE_CALLERS: Final = {"selectors": "asyncio.base_events", "trio": "trio._core._run"}
+_IDLE_RUNNERS: Final = frozenset({("asyncio.runners", "run"), ("threading", "run")})
+
+
+def is_idle(frame: FrameType) -> bool:
+    """Tell whether a loop thread whose innermost frame is *frame* waits, idle.
+
+    Only the loop's own wait counts: user code waiting in a selector or on a lock is
+    a blocking call.
+    """
+    module = frame.f_globals.get("__name__", "")
+    if module == __name__:
+        return True  # the heartbeat itself: the loop has just turned
+    caller = frame.f_back
+    called_by = "" if caller is None else caller.f_globals.get("__name__", "")
+    if module == "selectors":
+        return called_by == _IDLE_CALLERS["selectors"]
+    if module.startswith("trio._core._io_"):
+        return called_by == _IDLE_CALLERS["trio"]
+    return (module, frame.f_code.co_name) in _IDLE_RUNNERS
+
+
+class _AsyncioTarget:
+    """An asyncio (or uvloop) loop as `LoopWatch` sees it."""
+
+    backend = "asyncio"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def runs_here(self) -> bool:
+        return running_asyncio_loop() is self.loop
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run *callback* on the loop, from any thread; LookupError if it is closed."""
+        try:
+            self.loop.call_soon_threadsafe(callback)
+        except RuntimeError:
+            raise LookupError(
+                f"watch_loop(): the loop {self.loop!r} is closed"
+            ) from None
+
+    def start_beats(
+        self, interval: float, beat: Callable[[], None]
+    ) -> Callable[[], None]:
+        """On the loop: call *beat* every *interval* seconds; return the canceller."""
+        loop = self.loop
+        cancelled = False
+        handle: asyncio.TimerHandle
+
+        def tick() -> None:
+            nonlocal handle
+            beat()
+            if not cancelled:
+                handle = loop.call_later(interval, tick)
+
+        handle = loop.call_later(interval, tick)
+
+        def cancel() -> None:
+            nonlocal cancelled
+            cancelled = True
+            handle.cancel()
+
+        return cancel
+
+    def status(self) -> str:
+        """``"running"``, ``"paused"`` (between two runs) or ``"gone"`` (closed)."""
+        if self.loop.is_closed():
+            return "gone"
+        return "running" if self.loop.is_running() else "paused"
+
+
+class _TrioTarget:
+    """A trio run, reached through its token, as `LoopWatch` sees it."""
+
+    backend = "trio"
+
+    def __init__(self, token: TrioToken) -> None:
+        self.token = token
+
+    def runs_here(self) -> bool:
+        import trio  # noqa: PLC0415
+
+        return (
+            trio.lowlevel.in_trio_run()
+            and trio.lowlevel.current_trio_token() is self.token
+        )
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run *callback* in the run, from any thread; LookupError if it finished."""
+        import trio  # noqa: PLC0415
+
+        try:
+            self.token.run_sync_soon(callback)
+        except trio.RunFinishedError:
+            raise LookupError(
+                f"watch_loop(): the trio run of {self.token!r} has finished"
+            ) from None
+
+    def start_beats(
+        self, interval: float, beat: Callable[[], None]
+    ) -> Callable[[], None]:
+        """In the run: a system task calls *beat* every *interval* seconds."""
+        import trio  # noqa: PLC0415
+
+        scope = trio.CancelScope()
+
+        async def beats() -> None:
+            with scope:
+                while True:
+                    await trio.sleep(interval)
+                    beat()
+
+        trio.lowlevel.spawn_system_task(beats)
+        return scope.cancel
+
+    def status(self) -> str:
+        """``"running"`` or ``"gone"`` (the run has finished)."""
+        try:
+            self.call_soon(_noop)
+        except LookupError:
+            return "gone"
+        return "running"
+
+
 class LoopWatch:
     """A watch on one event loop: reports the code that blocks it.
 
@@ -95,7 +227,7 @@ class LoopWatch:
         self._on_block = on_block
         self._log = log
         self._backend = ""
-        self._seen: set[tuple[str, int] | None] = set()
+        self._seen: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         # Held until stop(): the watchdog sleeps by acquiring it with a timeout (a
         # plain lock: the cheapest timed wait Python has).
@@ -105,10 +237,10 @@ class LoopWatch:
         self._ident: int | None = None  # the loop thread's id
         self._thread_name = ""
         self._next_due = 0.0  # monotonic time the next heartbeat is due
-        self._caught_due: float | None = None  # the overdue beat the watchdog reported
+        self._overdue = 0  # times the watchdog found the heartbeat overdue
         self._watchdog: threading.Thread | None = None
         self._stop_beats: Callable[[], None] | None = None  # runs on the loop thread
-        self._native: Any = None
+        self._target: _AsyncioTarget | _TrioTarget
 
     def __repr__(self) -> str:
         where = f" of thread {self._thread_name!r}" if self._thread_name else ""
@@ -144,38 +276,24 @@ class LoopWatch:
 
                 native = trio.lowlevel.current_trio_token()
             here = True
-        self._native = native
-        self._state = "running"
+        target = (
+            _AsyncioTarget(native)
+            if isinstance(native, asyncio.AbstractEventLoop)
+            else _TrioTarget(native)
+        )
+        self._target = target
+        self._backend = target.backend
+        self._state = "running"  # before _install can run, in any thread
         _active.add(self)
-        if isinstance(native, asyncio.AbstractEventLoop):
-            self._backend = "asyncio"
-            if here or running_asyncio_loop() is native:
-                self._install()
-            else:
-                try:
-                    native.call_soon_threadsafe(self._install)
-                except RuntimeError:
-                    self._state = "stopped"
-                    _active.discard(self)
-                    raise LookupError(
-                        f"watch_loop(): the loop {native!r} is closed"
-                    ) from None
-        else:
-            import trio  # noqa: PLC0415
-
-            self._backend = "trio"
-            in_run = trio.lowlevel.in_trio_run()
-            if here or (in_run and trio.lowlevel.current_trio_token() is native):
-                self._install()
-            else:
-                try:
-                    native.run_sync_soon(self._install)
-                except trio.RunFinishedError:
-                    self._state = "stopped"
-                    _active.discard(self)
-                    raise LookupError(
-                        f"watch_loop(): the trio run of {native!r} has finished"
-                    ) from None
+        if here or target.runs_here():
+            self._install()
+            return self
+        try:
+            target.call_soon(self._install)
+        except LookupError:  # closed or finished
+            self._state = "stopped"
+            _active.discard(self)
+            raise
         return self
 
     def _install(self) -> None:
@@ -186,14 +304,7 @@ class LoopWatch:
         self._ident = current.ident
         self._thread_name = current.name
         self._next_due = time.monotonic() + self._interval
-        if self._backend == "asyncio":
-            self._stop_beats = self._native.call_later(
-                self._interval, self._asyncio_beat
-            ).cancel
-        else:
-            import trio  # noqa: PLC0415
-
-            trio.lowlevel.spawn_system_task(self._trio_beats)
+        self._stop_beats = self._target.start_beats(self._interval, self._beat)
         watchdog = threading.Thread(
             target=self._watch,
             name=f"asyncbridge-watch-{self._thread_name}",
@@ -216,24 +327,12 @@ class LoopWatch:
             watchdog.join(timeout=max(1.0, self.threshold))
 
     def _cancel_beats(self) -> None:
-        native = self._native
-        if self._backend == "asyncio":
-            if running_asyncio_loop() is native:
-                self._cancel_on_loop()
-                return
-            try:
-                native.call_soon_threadsafe(self._cancel_on_loop)
-            except RuntimeError:  # closed: no beat runs any more
-                pass
-            return
-        import trio  # noqa: PLC0415
-
-        if trio.lowlevel.in_trio_run() and trio.lowlevel.current_trio_token() is native:
+        if self._target.runs_here():
             self._cancel_on_loop()
             return
         try:
-            native.run_sync_soon(self._cancel_on_loop)
-        except trio.RunFinishedError:
+            self._target.call_soon(self._cancel_on_loop)
+        except LookupError:  # closed or finished: no beat runs any more
             pass
 
     def _cancel_on_loop(self) -> None:
@@ -266,33 +365,9 @@ class LoopWatch:
 
     # ---------------------------------------------------------------- heartbeat
 
-    def _asyncio_beat(self) -> None:
-        self._beat()
-        if self._stop_beats is not None:
-            self._stop_beats = self._native.call_later(
-                self._interval, self._asyncio_beat
-            ).cancel
-
-    async def _trio_beats(self) -> None:
-        import trio  # noqa: PLC0415
-
-        with trio.CancelScope() as scope:
-            self._stop_beats = scope.cancel
-            if self._state != "running":
-                return
-            while True:
-                await trio.sleep(self._interval)
-                self._beat()
-
     def _beat(self) -> None:
-        """On the loop: the loop turned; a very late beat is a block the watchdog missed."""
-        now = time.monotonic()
-        with self._lock:
-            due = self._next_due
-            self._next_due = now + self._interval
-            missed = now - due >= self.threshold and self._caught_due != due
-        if missed:
-            self._report(now - due, None)
+        """On the loop: it turned; the next beat is due one interval from now."""
+        self._next_due = time.monotonic() + self._interval
 
     # ----------------------------------------------------------------- watchdog
 
@@ -310,82 +385,56 @@ class LoopWatch:
                 return
             if self._next_due != due:
                 continue  # the loop turned in time
-            status = self._loop_status()
+            status = self._target.status()
             frame = sys._current_frames().get(self._ident)  # type: ignore[arg-type]
             if status == "gone" or frame is None:
                 return  # the loop (or its thread) has ended: nothing left to watch
-            # the heartbeat itself on top: the loop has just turned; a late beat
-            # reports the block it ended, without a stack
-            ours = frame.f_globals.get("__name__") == __name__
-            with self._lock:
-                if self._next_due != due or ours:
-                    continue
-                self._caught_due = due  # reported here (or a pause, not a block)
-            if status == "running":
+            self._overdue += 1
+            if self._next_due == due and status == "running" and not is_idle(frame):
                 self._report(time.monotonic() - due, frame)
             del frame
-            while self._next_due == due:  # one report per block
+            while self._next_due == due:  # one look per block
                 if self._sleep(self._interval):
                     return
 
-    def _loop_status(self) -> str:
-        """``"running"``, ``"paused"`` (an asyncio loop between runs) or ``"gone"``."""
-        native = self._native
-        if self._backend == "asyncio":
-            if native.is_closed():
-                return "gone"
-            return "running" if native.is_running() else "paused"
-        import trio  # noqa: PLC0415
-
-        try:
-            native.run_sync_soon(_noop)
-        except trio.RunFinishedError:
-            return "gone"
-        return "running"
-
     # ---------------------------------------------------------------- reporting
 
-    def _report(self, duration: float, frame: FrameType | None) -> None:
-        if frame is None:
-            site, stack, hint = None, "", HINT
-            where: tuple[str | None, int | None, str | None] = (None, None, None)
-        else:
-            frames: list[FrameType] = []
-            f: FrameType | None = frame
-            while f is not None:
-                frames.append(f)
-                f = f.f_back
-            # the blocking call's line in async code: the innermost coroutine frame
-            leaf = next((f for f in frames if _is_async(f.f_code)), frames[0])
-            where = (leaf.f_code.co_filename, leaf.f_lineno, leaf.f_code.co_name)
-            site = (leaf.f_code.co_filename, leaf.f_lineno)
-            # show from the outermost coroutine frame down (the loop's own frames
-            # above it say nothing about the blocking code)
-            outer = max(
-                (i for i, f in enumerate(frames) if _is_async(f.f_code)),
-                default=len(frames) - 1,
-            )
-            shown = frames[: outer + 1]
-            summary = traceback.StackSummary.extract(
-                ((f, f.f_lineno) for f in reversed(shown)), capture_locals=False
-            )
-            stack = "".join(summary.format()).rstrip("\n")
-            in_run_sync = any(
-                f.f_globals.get("__name__") == _SYNC_MODULE for f in frames[:8]
-            )
-            hint = HINT_RUN_SYNC if in_run_sync else HINT
-            del frames, f, leaf, shown
+    def _report(self, duration: float, frame: FrameType) -> None:
+        frames: list[FrameType] = []
+        f: FrameType | None = frame
+        while f is not None:
+            frames.append(f)
+            f = f.f_back
+        # the blocking call's line in async code: the innermost coroutine frame
+        leaf = next((f for f in frames if _is_async(f.f_code)), frames[0])
+        site = (leaf.f_code.co_filename, leaf.f_lineno, leaf.f_code.co_name)
+        # show from the outermost coroutine frame down (the loop's own frames above
+        # it say nothing about the blocking code)
+        outer = max(
+            (i for i, f in enumerate(frames) if _is_async(f.f_code)),
+            default=len(frames) - 1,
+        )
+        summary = traceback.StackSummary.extract(
+            ((f, f.f_lineno) for f in reversed(frames[: outer + 1])),
+            capture_locals=False,
+        )
+        stack = "".join(summary.format()).rstrip("\n")
+        in_run_sync = any(
+            f.f_globals.get("__name__") == _SYNC_MODULE for f in frames[:8]
+        )
+        hint = HINT_RUN_SYNC if in_run_sync else HINT
+        del frames, f, leaf
         with self._lock:
             self.blocks += 1
-            if site in self._seen:
+            if site[:2] in self._seen:
                 return
-            self._seen.add(site)
+            self._seen.add(site[:2])
         report = LoopBlocked(
             self._backend,
             self._thread_name,
             duration,
             self.threshold,
-            *where,
+            *site,
             stack,
             hint,
         )
@@ -436,8 +485,7 @@ def watch_loop(
         threshold: seconds without a turn of the loop that count as blocked.
         loop: the loop to watch: an asyncio loop or a `trio.lowlevel.TrioToken`
             (None: the loop running in the calling thread, found at start).
-        on_block: called with each report, in the watchdog thread (or the loop's,
-            for a block that ended before its stack could be taken).
+        on_block: called with each report, in the watchdog thread.
         log: log each report on the ``asyncbridge.watch`` logger.
 
     Returns:
