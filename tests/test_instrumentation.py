@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import sys
 import threading
@@ -513,3 +514,38 @@ def test_prometheus_hook_on_real_bridge_calls(events: list[Event]) -> None:
         )
         == 1
     )
+
+
+def test_target_names() -> None:
+    """Events name a function by module.qualname, through partials and objects."""
+
+    class Service:
+        def __call__(self) -> None:
+            pass
+
+    assert _hooks.qualified_name(functools.partial(where)) == f"{__name__}.where"
+    assert _hooks.qualified_name(Service()) == (
+        f"{__name__}.test_target_names.<locals>.Service"
+    )
+    assert _hooks.qualified_name(len) == "builtins.len"
+
+
+def test_run_in_thread_from_a_hook_is_not_reported(events: list[Event]) -> None:
+    """A hook offloading work (run_in_thread from inside a hook) adds no event."""
+    seen: list[Event] = []
+
+    def offloading_hook(event: Event) -> None:
+        if len(seen) < 3:  # bounded, should the hook be fed its own hops
+            seen.append(event)
+            asyncio.run(ab.run_in_thread(thread_name))  # in the worker thread
+
+    async def main() -> str:
+        return await ab.run_in_thread(thread_name)
+
+    ab.instrumentation.add_hook(offloading_hook)
+    try:
+        asyncio.run(main())
+    finally:
+        ab.instrumentation.remove_hook(offloading_hook)
+    assert len(seen) == 1
+    assert [e.path for e in hops(events)] == ["run_in_thread:thread_pool"]
