@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 from ._detect import state
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
 __all__ = [
     "HOOKS",
@@ -405,7 +405,7 @@ def emit_pool_ceiling_reached(pool: str, ceiling: int) -> None:
 
 def trace_run_sync(
     target: Any, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None
-) -> tuple[Callable[[], Awaitable[Any]], tuple[()], None]:
+) -> tuple[Any, tuple[Any, ...] | None, dict[str, Any] | None]:
     """Wrap a `run_sync` target so that its hop is reported when it ends.
 
     *target* and *args* as the engine passes them (*args* None: *target* is an
@@ -414,7 +414,7 @@ def trace_run_sync(
     `BridgeHop` there. Unchanged when called from a hook.
     """
     if _in_hook.get():
-        return target, args, kwargs  # type: ignore[return-value]
+        return target, args, kwargs
     caller = threading.current_thread()
     start = perf_counter()
 
