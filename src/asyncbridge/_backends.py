@@ -559,58 +559,74 @@ async def _await_asyncio(
     return _unwrap(value)  # type: ignore[no-any-return]
 
 
-async def _await_trio(
-    job: ThreadJob[T],
-    submit: Callable[[ThreadJob[T]], None],
-    cancellable: bool,
-) -> T:
-    import outcome  # noqa: PLC0415  (a dependency of trio)
-    import trio  # noqa: PLC0415
+class _TrioWait:
+    """A trio task waiting for a `ThreadJob`, with `run_in_thread`'s rules."""
 
-    await trio.lowlevel.checkpoint_if_cancelled()
-    task = trio.lowlevel.current_task()
-    token = trio.lowlevel.current_trio_token()
-    abandoned = False
-    cancel_pending = False
+    __slots__ = ("abandoned", "cancel_pending", "cancellable", "job", "task", "token")
 
-    def resume(value: T | None, error: BaseException | None) -> None:
-        if abandoned:
+    def __init__(self, job: ThreadJob[Any], cancellable: bool) -> None:
+        import trio  # noqa: PLC0415
+
+        self.job = job
+        self.cancellable = cancellable
+        self.task = trio.lowlevel.current_task()
+        self.token = trio.lowlevel.current_trio_token()
+        self.abandoned = False  # the task left: drop the outcome
+        self.cancel_pending = False  # cancelled while the thread ran: deliver later
+
+    def resume(self, value: object, error: BaseException | None) -> None:
+        import outcome  # noqa: PLC0415  (a dependency of trio)
+        import trio  # noqa: PLC0415
+
+        if self.abandoned:
             discard(value)
             return
-        trio.lowlevel.reschedule(
-            task, outcome.Value(value) if error is None else outcome.Error(error)
-        )
+        result = outcome.Value(value) if error is None else outcome.Error(error)
+        trio.lowlevel.reschedule(self.task, result)
 
-    def deliver(value: T | None, error: BaseException | None) -> None:
+    def deliver(self, value: object, error: BaseException | None) -> None:
+        import trio  # noqa: PLC0415
+
         try:
-            token.run_sync_soon(resume, value, error)
+            self.token.run_sync_soon(self.resume, value, error)
         except trio.RunFinishedError:
             discard(value)
             if error is not None:
                 logger.warning(
                     "run_in_thread: %r raised after its trio run finished",
-                    job.fn,
+                    self.job.fn,
                     exc_info=error,
                 )
 
-    def abort(_: object) -> trio.lowlevel.Abort:
-        nonlocal abandoned, cancel_pending
-        if job.claim() or cancellable:
-            abandoned = True
+    def abort(self, _: object) -> Any:
+        import trio  # noqa: PLC0415
+
+        if self.job.claim() or self.cancellable:
+            self.abandoned = True
             return trio.lowlevel.Abort.SUCCEEDED
-        cancel_pending = True
+        self.cancel_pending = True
         return trio.lowlevel.Abort.FAILED
 
-    job.parent = token
-    job.deliver = deliver
+
+async def _await_trio(
+    job: ThreadJob[T],
+    submit: Callable[[ThreadJob[T]], None],
+    cancellable: bool,
+) -> T:
+    import trio  # noqa: PLC0415
+
+    await trio.lowlevel.checkpoint_if_cancelled()
+    wait = _TrioWait(job, cancellable)
+    job.parent = wait.token
+    job.deliver = wait.deliver
     submit(job)
     try:
-        value = await trio.lowlevel.wait_task_rescheduled(abort)
+        value = await trio.lowlevel.wait_task_rescheduled(wait.abort)
     except BaseException:
-        if cancel_pending:  # deliver the deferred Cancelled, chained to the error
+        if wait.cancel_pending:  # deliver the deferred Cancelled, chained to it
             await trio.lowlevel.checkpoint()
         raise
-    if cancel_pending:  # the thread returned; the caller was cancelled meanwhile
+    if wait.cancel_pending:  # the thread returned; the caller was cancelled meanwhile
         try:
             await trio.lowlevel.checkpoint()
         except BaseException:

@@ -109,11 +109,11 @@ class Adapter:
             waits = job.waits
             if not waits:
                 executor.put(job)
-            elif executor.lends:
-                nested = any(w.active and w.owner.pool is executor for w in waits)
+            elif executor.lends or not _serve_on_lane(executor, job):
+                # Nested: a pool thread (of any pool) waits for it; running it
+                # frees that thread's slot, so it may take a slot lent meanwhile.
+                nested = any(w.active and w.owner.pool is not None for w in waits)
                 executor.put(job, nested=nested)
-            elif not _serve_on_lane(executor, job):
-                executor.put(job)
             return
         try:
             if self.marks_threads:
@@ -160,22 +160,24 @@ def _serve_on_lane(lane: BridgePool, job: ThreadJob[Any]) -> bool:
     """Hand *job* to the lane's thread if that thread waits in the job's chain.
 
     Returns:
-        True if the lane's thread, blocked in a wait the job belongs to, took it
-        (it runs the job in the gap while it waits).
+        True if the lane's thread, blocked in a plain sync wait the job belongs to,
+        took it (it runs the job in the gap while it waits).
 
     Raises:
-        LoopConflictError: the lane's thread runs the loop that awaits the job's
-            chain, so the job could never start there.
+        LoopConflictError: the lane's thread runs (or is blocked inside) an event
+            loop that waits for the job's chain, so the job could never start
+            there (running it inside that loop's thread would nest loops).
     """
     for wait in reversed(job.waits):
         if not wait.active or wait.owner.pool is not lane:
             continue
-        if wait.sync:
+        if wait.sync and wait.loop is None:
             return wait.offer(job)
+        how = "is blocked inside" if wait.sync else "runs"
         raise LoopConflictError(
             f"{job.fn!r} needs the one-thread executor {lane.name!r}, whose only "
-            "thread runs the event loop that waits for this very call, so it would "
-            "never start: "
+            f"thread {how} an event loop that waits for this very call, so it could "
+            "never start there: "
             + describe_chain(job.waits, f"{job.fn!r} on {lane.name!r}")
             + ". Await it from a loop in another thread, or call it directly there."
         )

@@ -13,10 +13,11 @@ Scheduling (all under one lock):
 * Slot lending: a pool thread that enters a bridge wait (blocked until a coroutine
   or a thread job ends, or its own loop awaiting a thread job) lends its slot
   (``busy`` drops, ``lent`` grows) until the wait ends. Only *nested* work — work
-  whose chain of waits holds a wait of this pool's threads (see `_waits`) — can use
-  a lent slot, since top-level work is still bounded by ``running_top``; so nesting
-  never deadlocks a saturated pool and never lets more top-level work in. Nested
-  work goes first. Lending stops at a ceiling (`max_lent`); the wait that would
+  whose chain of waits holds a wait of a pool thread, this pool's or another's
+  (see `_waits`) — can use a lent slot, since top-level work is still bounded by
+  ``running_top``; so nesting never deadlocks a saturated pool (nor two pools
+  waiting for each other) and never lets more top-level work in. Nested work goes
+  first. Lending stops at a ceiling (`max_lent`); the wait that would
   pass it raises `LoopConflictError` naming the pool and the chain.
 * Idle threads park on a lock of their own; a submitter hands an item straight to
   the most recently parked thread, or starts a thread when none is parked. Parked

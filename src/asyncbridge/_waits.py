@@ -229,9 +229,13 @@ def blocked_loop_wait(native: object, waits: tuple[Wait, ...]) -> Wait | None:
 
 
 def nearest_sync_wait(waits: tuple[Wait, ...]) -> Wait | None:
-    """The innermost active sync wait of *waits* (the sync caller), if any."""
+    """The innermost active plain sync wait of *waits* (the sync caller), if any.
+
+    Plain: no event loop runs in the waiting thread (a thread blocked inside its
+    own loop is async code that blocked, not a sync caller).
+    """
     for wait in reversed(waits):
-        if wait.active and wait.sync:
+        if wait.active and wait.sync and wait.loop is None:
             return wait
     return None
 
