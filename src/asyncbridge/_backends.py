@@ -42,6 +42,7 @@ __all__ = [
     "executor_gone",
     "forget_handles_after_fork",
     "handle_for",
+    "thread_cancellation",
 ]
 
 T = TypeVar("T")
@@ -132,6 +133,11 @@ class LoopHandle(Protocol):
         """Tell whether the loop runs now (a stopped asyncio loop may run later)."""
         ...
 
+    @property
+    def forked(self) -> bool:
+        """The loop belongs to the parent process (the handle predates a fork)."""
+        ...
+
     def runs_here(self) -> bool:
         """Tell whether the loop runs in the calling thread."""
         ...
@@ -189,6 +195,10 @@ class AsyncioLoop:
     @property
     def native(self) -> object:
         return self.loop
+
+    @property
+    def forked(self) -> bool:
+        return self.generation != _generation
 
     def submit(self, job: SyncJob[Any]) -> None:
         if self.generation != _generation:
@@ -267,6 +277,10 @@ class TrioLoop:
     @property
     def native(self) -> object:
         return self.token
+
+    @property
+    def forked(self) -> bool:
+        return self.generation != _generation
 
     def submit(self, job: SyncJob[Any]) -> None:
         import trio  # noqa: PLC0415
@@ -503,12 +517,32 @@ def _resolve(fut: asyncio.Future[Any], value: object) -> None:
     fut.set_result(value)
 
 
-def _unwrap(value: Any) -> Any:
+def thread_cancellation(error: BaseException, fn: object) -> BaseException:
+    """What to raise, on an asyncio loop, for *error* raised by sync code *fn*.
+
+    An `asyncio.CancelledError` raised inside a task means "this task is cancelled":
+    raised unchanged, a sync function's own CancelledError would read as the
+    caller's cancellation and be swallowed by the task group around it. It comes
+    out as a RuntimeError chained to it instead (as PEP 479 does for StopIteration).
+    """
+    if not isinstance(error, asyncio.CancelledError):
+        return error
+    wrapped = RuntimeError(
+        f"{fn!r} raised {error!r} in its worker thread; a cancellation exception "
+        "raised by sync code is not the caller's cancellation, so it is carried as "
+        "this RuntimeError (its __cause__)"
+    )
+    wrapped.__cause__ = error
+    return wrapped
+
+
+def _unwrap(value: Any, fn: object) -> Any:
     if type(value) is not _Raised:
         return value
     error = value.error
     value.error = None
     assert error is not None  # noqa: S101  (unwrapped once)
+    error = thread_cancellation(error, fn)
     try:
         # In a coroutine: a StopIteration becomes RuntimeError (PEP 479), chained
         # to it, as it would had the coroutine raised it itself.
@@ -556,7 +590,7 @@ async def _await_asyncio(
             else:
                 discard(outcome)
         raise
-    return _unwrap(value)  # type: ignore[no-any-return]
+    return _unwrap(value, job.fn)  # type: ignore[no-any-return]
 
 
 class _TrioWait:

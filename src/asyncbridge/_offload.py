@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 from typing_extensions import ParamSpec, TypeVarTuple
 
-from ._backends import ThreadJob, await_thread_job, discard
-from ._detect import current_loop
+from ._backends import ThreadJob, await_thread_job, discard, thread_cancellation
+from ._detect import current_loop, running_asyncio_loop
 from ._executors import Adapter, default_adapter, resolve
 from ._validate import check_bool, check_sync_callable, describe
 from ._waits import ThreadWaits, Wait, here, serve_until
@@ -193,11 +193,13 @@ class _Outcome:
         self.finished = True
         self.owner.wake()
 
-    def result(self) -> Any:
+    def result(self, fn: object) -> Any:
         error = self.error
         if error is None:
             return self.value
         self.error = None
+        if running_asyncio_loop() is not None:  # raised inside a task here
+            error = thread_cancellation(error, fn)
         try:
             raise error
         finally:
@@ -250,7 +252,7 @@ def offload_blocking(
             "and its result is discarded"
         )
         raise TimeoutError(f"{name} did not return within {timeout} s; {what}")
-    return outcome.result()  # type: ignore[no-any-return]
+    return outcome.result(sync_fn)  # type: ignore[no-any-return]
 
 
 async def run_in_thread(

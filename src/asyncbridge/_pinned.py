@@ -86,6 +86,12 @@ class Dest:
     def check_running(self, what: str, role: str = "") -> None:
         """Raise LoopConflictError if this loop is closed or not running."""
         handle = self.handle
+        if handle.forked:
+            raise LoopConflictError(
+                f"{what} needs {self.describe()}{role}, which belongs to the parent "
+                "process: it was in use before os.fork(), and its thread does not "
+                "exist here; create the object again in the child"
+            )
         if not handle.is_running():
             how = "is not running"
             if handle.is_closed():

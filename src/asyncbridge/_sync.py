@@ -41,7 +41,7 @@ from ._detect import (
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
-from ._validate import check_async_target, check_backend, check_timeout
+from ._validate import check_async_target, check_backend, check_timeout, describe
 from ._waits import Wait, blocked_loop_wait, chain, describe_chain, serve_until
 from ._waits import _chain as _chain_var
 from ._wrapping import wraps
@@ -575,8 +575,9 @@ def syncify(
     if check_async_target(async_fn, "syncify", "async_fn"):
         _close(async_fn, None)
         raise TypeError(
-            "syncify() wraps an async function, but got an awaitable; to run an "
-            "awaitable once, use run_sync(awaitable)"
+            "syncify() expected an async function for async_fn, but got the "
+            f"awaitable {describe(async_fn)}; to run an awaitable once, use "
+            "run_sync(awaitable)"
         )
     timeout = check_timeout(timeout)
     if on_loop_conflict is not None:
