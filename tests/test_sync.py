@@ -520,6 +520,35 @@ def test_debug_wait_threshold_logs_a_diagnosis(
     assert "deadlock" in caplog.text
 
 
+def test_debug_wait_threshold_logs_the_chain_of_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A long nested wait logs the chain of waits that led to it and the loop's tasks."""
+    ab.configure(debug_wait_threshold=0.01)
+    release = threading.Event()
+
+    async def stuck() -> int:
+        await anyio.to_thread.run_sync(release.wait)
+        return 1
+
+    def worker() -> int:
+        return ab.run_sync(stuck)  # back on the portal, from a pool thread
+
+    async def outer() -> int:
+        return await ab.run_in_thread(worker)
+
+    timer = threading.Timer(0.2, release.set)
+    timer.start()
+    with caplog.at_level(logging.WARNING, logger="asyncbridge"):
+        assert ab.run_sync(outer) == 1
+    timer.join()
+    me = threading.current_thread().name
+    assert f"thread {me!r} is blocked waiting for" in caplog.text
+    assert "asyncbridge-default" in caplog.text
+    assert "(this wait)" in caplog.text
+    assert "Tasks of that loop" in caplog.text
+
+
 def test_no_reference_kept_to_results() -> None:
     """The bridge keeps no reference to a returned object or a raised exception."""
 

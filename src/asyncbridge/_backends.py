@@ -536,9 +536,7 @@ def thread_cancellation(error: BaseException, fn: object) -> BaseException:
     return wrapped
 
 
-def _unwrap(value: Any, fn: object) -> Any:
-    if type(value) is not _Raised:
-        return value
+def _unwrap(value: _Raised, fn: object) -> Any:
     error = value.error
     value.error = None
     assert error is not None  # noqa: S101  (unwrapped once)
@@ -590,7 +588,9 @@ async def _await_asyncio(
             else:
                 discard(outcome)
         raise
-    return _unwrap(value, job.fn)  # type: ignore[no-any-return]
+    if type(value) is _Raised:
+        return _unwrap(value, job.fn)  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return]
 
 
 class _TrioWait:
@@ -688,7 +688,7 @@ async def await_thread_job(
     loop = running_asyncio_loop()
     waits = state.waits
     if waits is None or waits.pool is None:  # the common case: no pool thread here
-        job.join(None)
+        job.waits = chain()
         if loop is not None:
             return await _await_asyncio(loop, job, submit, cancellable)
         return await _await_trio(job, submit, cancellable)

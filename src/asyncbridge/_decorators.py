@@ -197,7 +197,7 @@ def _run_off_loop(
     `run_sync` in there goes to the portal instead of waiting for the loop that is
     blocked waiting for it (and the chain of waits refuses that loop anyway).
     """
-    name = f"the mixed_execution_safe function {describe(fn)}"
+    name = f"mixed_execution_safe {describe(fn)}"
     here = "asyncio" if _running_loop() is not None else "trio"
     warnings.warn(
         f"calling {name} from a coroutine blocks the running {here} event loop of "

@@ -226,6 +226,23 @@ class BridgePool(concurrent.futures.Executor):
         with self._lock:
             if self._shutdown or self._forked:
                 raise self._closed_error()
+            parked = self._parked
+            if (  # the common case, handed straight to the last parked thread
+                parked
+                and not nested
+                and not self._top
+                and not self._nested
+                and self._busy < self._max_workers
+                and self._running_top < self._max_workers
+            ):
+                self._busy += 1
+                self._running_top += 1
+                thread = parked.pop()
+                thread.top = True
+                thread.parked = False
+                thread.item = item
+                thread.wake.release()
+                return
             (self._nested if nested else self._top).append(item)
             self._dispatch()
 
@@ -302,6 +319,13 @@ class BridgePool(concurrent.futures.Executor):
             if thread.top:
                 self._running_top -= 1
             self._completed += 1
+            if not (self._nested or self._top):  # the common case: nothing queued
+                if self._shutdown:
+                    thread.item = _STOP
+                else:
+                    thread.parked = thread.woken = True
+                    self._parked.append(thread)
+                return
             nxt = self._take(thread)
             if nxt is not None:
                 thread.item = nxt
