@@ -48,7 +48,7 @@ from ._workflow import (
 if TYPE_CHECKING:
     from ._sdk import Perfect21SDK
 
-__all__ = ["EVENTS", "WorkflowOrchestrator"]
+__all__ = ["EVENTS", "WorkflowOrchestrator", "stage_verdict"]
 
 #: The events `WorkflowOrchestrator.register_callback` accepts.
 EVENTS = (
@@ -328,7 +328,7 @@ def _task_needs(stage: StageSpec) -> dict[int, frozenset[int]]:
     return needs
 
 
-def _verdict(stage: StageSpec, result: StageResult) -> str | None:
+def stage_verdict(stage: StageSpec, result: StageResult) -> str | None:
     """Why the stage failed, or None: all tasks completed, or its sync point passed."""
     done, total = result.tasks_executed, len(result.tasks)
     sync_point = stage.sync_point
@@ -411,7 +411,7 @@ class _Run:
                 if task.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
                     task.status, task.error = TaskStatus.FAILED, result.error
         else:
-            result.error = _verdict(stage, result)
+            result.error = stage_verdict(stage, result)
         result.status = (
             TaskStatus.COMPLETED if result.error is None else TaskStatus.FAILED
         )
