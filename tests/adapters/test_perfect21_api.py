@@ -177,10 +177,9 @@ async def test_sdk_created_once_under_concurrent_first_requests(anyio_backend) -
         return made[-1]
 
     app = create_app(sdk_factory=factory)
-    async with client_for(app) as client:
-        async with anyio.create_task_group() as group:
-            for _ in range(20):
-                group.start_soon(client.get, "/health")
+    async with client_for(app) as client, anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(client.get, "/health")
     assert len(made) == 1
     async with get_async_sdk(app) as sdk:
         assert sdk is made[0]
@@ -244,9 +243,7 @@ def test_real_server_http_and_websocket(real_server) -> None:
         assert accepted.status_code == 202
         task_id = accepted.json()["task_id"]
         with connect(f"ws://{address}/ws/tasks/{task_id}", open_timeout=20) as ws:
-            events = []
-            for message in ws:
-                events.append(json.loads(message))
+            events = [json.loads(message) for message in ws]
         assert events[-1]["type"] == "result"
         assert events[-1]["output"] == "done: b"
         assert any(e["type"] == "progress" for e in events)
