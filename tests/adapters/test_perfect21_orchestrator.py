@@ -181,7 +181,15 @@ def test_sequential_stage_stops_at_the_first_failure() -> None:
             raise ValueError("two")
         return description
 
-    config = {"stages": [stage("s", *(task("r", str(i), max_retries=0) for i in range(1, 5)), mode="sequential")]}
+    config = {
+        "stages": [
+            stage(
+                "s",
+                *(task("r", str(i), max_retries=0) for i in range(1, 5)),
+                mode="sequential",
+            )
+        ]
+    }
     result = orchestrator(config, {"r": record}).execute_workflow()
     assert order == ["1", "2"]
     assert [t.status for t in result.tasks] == [
@@ -194,7 +202,13 @@ def test_sequential_stage_stops_at_the_first_failure() -> None:
 
 def test_parallel_stage_keeps_every_other_result() -> None:
     """In a parallel stage one failure loses no other task's output."""
-    config = {"stages": [stage("s", task("echo", "a"), task("fail", max_retries=0), task("echo", "b"))]}
+    config = {
+        "stages": [
+            stage(
+                "s", task("echo", "a"), task("fail", max_retries=0), task("echo", "b")
+            )
+        ]
+    }
     result = orchestrator(config).execute_workflow()
     s = result.stage_results[0]
     assert not s.success
@@ -219,7 +233,9 @@ def test_parallel_stage_runs_at_most_max_concurrency() -> None:
         return description
 
     config = {"stages": [stage("s", *(task("c", str(i)) for i in range(12)))]}
-    assert orchestrator(config, {"c": count}, max_concurrency=3).execute_workflow().success
+    assert (
+        orchestrator(config, {"c": count}, max_concurrency=3).execute_workflow().success
+    )
     assert peak <= 3
 
 
@@ -274,7 +290,16 @@ def test_hybrid_stage_runs_dependency_layers() -> None:
 def test_parallel_then_sync_uses_its_sync_point() -> None:
     """parallel_then_sync: every task runs, then the sync point's min_success_rate decides."""
     tasks = [task("echo"), task("fail", max_retries=0), task("echo"), task("echo")]
-    lenient = {"stages": [stage("s", *tasks, mode="parallel_then_sync", sync_point={"min_success_rate": 0.75})]}
+    lenient = {
+        "stages": [
+            stage(
+                "s",
+                *tasks,
+                mode="parallel_then_sync",
+                sync_point={"min_success_rate": 0.75},
+            )
+        ]
+    }
     strict = {"stages": [stage("s", *tasks, mode="parallel_then_sync")]}
     assert orchestrator(lenient).execute_workflow().success
     result = orchestrator(strict).execute_workflow()
@@ -349,7 +374,9 @@ def test_callbacks_sync_and_async_in_order() -> None:
 
     def on_any(event: dict) -> None:
         threads.add(threading.current_thread().name)
-        events.append((event["event"], event.get("task", {}).get("agent", event["stage"])))
+        events.append(
+            (event["event"], event.get("task", {}).get("agent", event["stage"]))
+        )
 
     async def on_complete(event: dict) -> None:
         await anyio.sleep(0)
@@ -357,7 +384,13 @@ def test_callbacks_sync_and_async_in_order() -> None:
         events.append(("async", event["task"]["status"]))
 
     orch = WorkflowOrchestrator(AGENTS, retry_wait=0)
-    for name in ("on_stage_start", "on_task_start", "on_task_complete", "on_stage_complete", "on_error"):
+    for name in (
+        "on_stage_start",
+        "on_task_start",
+        "on_task_complete",
+        "on_stage_complete",
+        "on_error",
+    ):
         orch.register_callback(name, on_any)
     orch.register_callback("on_task_complete", on_complete)
     orch.load_workflow({"stages": [stage("s", task("echo", "a"), mode="sequential")]})
@@ -416,16 +449,26 @@ def test_progress_before_during_and_after() -> None:
     assert before["completion_percentage"] == 0
     assert before["workflow_state"] == "initialized"
     seen: list[dict] = []
-    orch.register_callback("on_stage_start", lambda _: seen.append(orch.get_workflow_progress()))
+    orch.register_callback(
+        "on_stage_start", lambda _: seen.append(orch.get_workflow_progress())
+    )
     orch.execute_workflow()
     assert seen[0]["workflow_state"] == "running"
     assert seen[0]["running_stages"] == ["one"]
     after = orch.get_workflow_progress()
     assert after["completion_percentage"] == 100
     assert after["workflow_state"] == "completed"
-    assert after["tasks_summary"] == {"total": 3, "completed": 3, "running": 0, "failed": 0}
+    assert after["tasks_summary"] == {
+        "total": 3,
+        "completed": 3,
+        "running": 0,
+        "failed": 0,
+    }
     assert after["execution_time"] is not None
-    assert WorkflowOrchestrator(AGENTS).get_workflow_progress()["workflow_state"] == "not_loaded"
+    assert (
+        WorkflowOrchestrator(AGENTS).get_workflow_progress()["workflow_state"]
+        == "not_loaded"
+    )
 
 
 def test_execute_stage_alone_and_its_errors() -> None:
@@ -449,7 +492,14 @@ def test_results_to_dict_have_the_original_fields() -> None:
     assert {"success", "workflow_id", "stage_results", "execution_time"} <= set(data)
     assert data["workflow_id"].startswith("workflow_")
     stage_data = data["stage_results"][0]
-    assert {"success", "stage", "execution_time", "tasks_executed", "outputs", "error"} <= set(stage_data)
+    assert {
+        "success",
+        "stage",
+        "execution_time",
+        "tasks_executed",
+        "outputs",
+        "error",
+    } <= set(stage_data)
     assert stage_data["tasks_executed"] == 2
 
 
@@ -515,5 +565,7 @@ def test_agent_returning_an_awaitable_is_awaited() -> None:
     def lazy(description: str):
         return async_echo(description)
 
-    result = orchestrator({"stages": [stage("s", task("lazy", "x"))]}, {"lazy": lazy}).execute_workflow()
+    result = orchestrator(
+        {"stages": [stage("s", task("lazy", "x"))]}, {"lazy": lazy}
+    ).execute_workflow()
     assert result.stage_results[0].outputs == ["async:x"]

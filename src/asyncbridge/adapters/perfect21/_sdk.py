@@ -137,7 +137,11 @@ class Perfect21SDK:
             await asyncio.sleep(self.latency)
             return decompose_task(description)
 
-        return asyncio.run(analyze_async())
+        coro = analyze_async()
+        try:
+            return asyncio.run(coro)
+        finally:
+            coro.close()  # unstarted when asyncio.run refused: close it, no warning
 
     def status(self) -> dict[str, Any]:
         """Report whether Perfect21 is available (blocks like every call)."""
