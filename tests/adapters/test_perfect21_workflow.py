@@ -342,7 +342,7 @@ def test_run_jobs_passes_the_failed_need_and_counts_finished() -> None:
 
 def test_sdk_task_progress_failure_and_timeout() -> None:
     """The SDK's task reports its steps, fails on [fail] and past its timeout."""
-    sdk = Perfect21SDK(latency=0.004, project_root="/tmp")
+    sdk = Perfect21SDK(latency=0.004, project_root="/srv/p21")
     steps: list[tuple[int, int]] = []
     result = sdk.task("x", verbose=True, progress=lambda s, t: steps.append((s, t)))
     assert result["success"] is True
@@ -350,14 +350,14 @@ def test_sdk_task_progress_failure_and_timeout() -> None:
     assert steps == [(1, 4), (2, 4), (3, 4), (4, 4)]
     with pytest.raises(Perfect21Error, match="task failed"):
         sdk.task("x [fail]")
-    with pytest.raises(Perfect21Error, match="timed out after 0.001 s"):
+    with pytest.raises(Perfect21Error, match=r"timed out after 0\.001 s"):
         sdk.task("x", timeout=0.001)
     assert sdk.status()["success"] is True
     assert sdk.git_workflow("create-feature", "x")["output"] == "git create-feature x"
     with pytest.raises(Perfect21Error, match="unknown git workflow action"):
         sdk.git_workflow("rebase-everything")
     assert sdk.calls == 6
-    assert sdk.project_root == "/tmp"
+    assert sdk.project_root == "/srv/p21"
 
 
 def test_sdk_analyze_is_legacy_code() -> None:
