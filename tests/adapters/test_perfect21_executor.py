@@ -234,7 +234,7 @@ def test_dependencies_wait_and_skip() -> None:
 def test_bad_analyses_fail_before_anything_runs(bad, match) -> None:
     """Unknown agents or modes, missing or backward dependencies and cycles are ValueErrors up front."""
     ran: list[str] = []
-    agents = {name: ran.append for name in AGENTS}
+    agents = dict.fromkeys(AGENTS, ran.append)
     with pytest.raises(ValueError, match=match):
         ParallelExecutor(agents, sdk=Perfect21SDK(latency=0)).execute_parallel_task(
             "t", bad
