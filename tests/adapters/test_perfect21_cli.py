@@ -115,7 +115,7 @@ def test_help_explains_for_newcomers() -> None:
         "perfect21 agents",
     ):
         assert text in proc.stdout
-    run_help = cli("run", "--help").stdout
+    run_help = " ".join(cli("run", "--help").stdout.split())
     assert (
         "execution_mode (sequential, parallel, parallel_then_sync, hybrid)" in run_help
     )
