@@ -49,21 +49,21 @@ from ._wrapper import AsyncCliWrapper as AsyncCliWrapper
 from ._wrapper import BatchResult as BatchResult
 from ._wrapper import get_async_cli_wrapper as get_async_cli_wrapper
 
-__all__ = [
-    "EVENTS",
-    "FAIL_MARKER",
-    "TASK_TYPES",
+__all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_all_attributes.py checks
     "Agent",
     "AgentTask",
     "AsyncCliWrapper",
     "BatchResult",
+    "EVENTS",
     "ExecutionMode",
     "ExecutionResult",
+    "FAIL_MARKER",
     "ParallelExecutionSummary",
     "ParallelExecutor",
     "Perfect21Error",
     "Perfect21SDK",
     "StageResult",
+    "TASK_TYPES",
     "TaskAnalysis",
     "TaskComplexity",
     "TaskResult",
