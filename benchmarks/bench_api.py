@@ -47,7 +47,8 @@ app = create_app(sdk_factory=lambda: sdk)
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 print(sock.getsockname()[1], flush=True)
-uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[sock])
+config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=300)
+uvicorn.Server(config).run(sockets=[sock])
 """
 
 

@@ -252,10 +252,16 @@ def test_real_server_http_and_websocket(real_server) -> None:
 
 
 def test_websocket_streams_progress_then_result(real_server) -> None:
-    """The WebSocket sends the status, every progress step, then the result, and closes."""
+    """The WebSocket replays a finished task's events: status, every progress step, result."""
     address, _ = real_server
     with httpx.Client(base_url=f"http://{address}", timeout=20) as client:
-        task_id = client.post("/task", json={"description": "ws"}).json()["task_id"]
+        task_id = client.post("/task/async", json={"description": "ws"}).json()[
+            "task_id"
+        ]
+        deadline = time.monotonic() + 20
+        while client.get(f"/status/{task_id}").json()["status"] != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
     with connect(f"ws://{address}/ws/tasks/{task_id}", open_timeout=20) as ws:
         events = [json.loads(message) for message in ws]
     assert events[0] == {"type": "status", "status": "completed"}

@@ -53,7 +53,7 @@ def _task(
     description: str,
     timeout: float,
     verbose: bool,
-    progress: Callable[[int, int], object],
+    progress: Callable[[int, int], object] | None,
 ) -> dict[str, Any]:
     return sdk.task(description, timeout, verbose, progress)
 
@@ -196,8 +196,16 @@ SDK = Annotated[Perfect21SDK, Depends(_sdk_dependency)]
 Store = Annotated[TaskStore, Depends(_store_dependency)]
 
 
-async def _execute(record: _Record, sdk: Perfect21SDK, body: TaskRequest) -> None:
-    """Run the task in a worker thread, publishing its events; record the outcome."""
+async def _execute(
+    record: _Record, sdk: Perfect21SDK, body: TaskRequest, *, stream: bool
+) -> None:
+    """Run the task in a worker thread, publishing its events; record the outcome.
+
+    With *stream*, the SDK's progress steps are published too (for WebSocket
+    watchers of background tasks): each is one hop from the worker thread back
+    to the loop, so ``POST /task``, whose caller waits for the result anyway,
+    does without.
+    """
     record.status = "running"
     await _publish(record, {"type": "status", "status": "running"})
 
@@ -208,7 +216,11 @@ async def _execute(record: _Record, sdk: Perfect21SDK, body: TaskRequest) -> Non
 
     try:
         result = await _run_task(
-            sdk, body.description, body.timeout, body.verbose, progress
+            sdk,
+            body.description,
+            body.timeout,
+            body.verbose,
+            progress if stream else None,
         )
     except Exception as exc:
         logger.exception("Perfect21 SDK failed on task %s", record.task_id)
@@ -225,7 +237,7 @@ router = APIRouter()
 async def execute_task(body: TaskRequest, sdk: SDK, store: Store) -> TaskResponse:
     """Run a task in a worker thread and return its result (502 if the SDK fails)."""
     record = store.add()
-    await _execute(record, sdk, body)
+    await _execute(record, sdk, body, stream=False)
     if record.status == "failed":
         raise HTTPException(502, f"Perfect21 SDK failed: {record.error}")
     return record.response()
@@ -251,7 +263,7 @@ async def execute_task_async(
 ) -> TaskResponse:
     """Accept a task and run it in the background; see ``/status/{id}`` or the WebSocket."""
     record = store.add()
-    background_tasks.add_task(_execute, record, sdk, body)
+    background_tasks.add_task(_execute, record, sdk, body, stream=True)
     return record.response()
 
 
