@@ -15,6 +15,7 @@ import anyio
 import asyncbridge as ab
 
 from ._checks import check_int
+from ._results import error_text
 from ._sdk import Perfect21SDK
 
 try:
@@ -224,7 +225,7 @@ async def _execute(
         )
     except Exception as exc:
         logger.exception("Perfect21 SDK failed on task %s", record.task_id)
-        record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"
+        record.status, record.error = "failed", error_text(exc)
     else:
         record.status, record.output = "completed", str(result.get("stdout", ""))
     await _publish(record, {"type": "result", **record.response().model_dump()})
@@ -250,7 +251,7 @@ async def execute_task_blocking(body: TaskRequest, sdk: SDK) -> TaskResponse:
         # Blocking call on the event loop, on purpose: the seed's "before".
         result = sdk.task(body.description, body.timeout, body.verbose)
     except Exception as exc:
-        detail = f"Perfect21 SDK failed: {type(exc).__name__}: {exc}"
+        detail = f"Perfect21 SDK failed: {error_text(exc)}"
         raise HTTPException(502, detail) from exc
     return TaskResponse(
         success=True, status="completed", output=str(result.get("stdout", ""))

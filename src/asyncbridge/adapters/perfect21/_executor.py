@@ -33,6 +33,7 @@ from ._agents import Agent, builtin_agents, call_agent, check_agents
 from ._analysis import TaskAnalysis
 from ._checks import check_instance, check_int
 from ._integrate import integrate
+from ._results import error_text
 from ._schedule import Job, find_cycle, run_jobs
 from ._sdk import Perfect21SDK
 
@@ -300,7 +301,7 @@ class ParallelExecutor(ab.DualInterface, loop_bound=False):
                 self._agents[task.agent_name], task.task_description, ran_on=ran_on
             )
         except Exception as exc:
-            result.error, result.error_message = exc, f"{type(exc).__name__}: {exc}"
+            result.error, result.error_message = exc, error_text(exc)
         else:
             result.success = True
         result.execution_time = time.perf_counter() - start

@@ -60,8 +60,7 @@ def _stage(
         try:
             record.output = _call(agent, spec.description)
         except Exception as exc:
-            record.status, record.exception = TaskStatus.FAILED, exc
-            record.error = f"{type(exc).__name__}: {exc}"
+            record.fail(exc)
         else:
             record.status = TaskStatus.COMPLETED
         record.execution_time = time.perf_counter() - began

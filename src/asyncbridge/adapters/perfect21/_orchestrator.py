@@ -463,8 +463,7 @@ class _Run:
         try:
             record.output = await retried()
         except Exception as exc:
-            record.status, record.exception = TaskStatus.FAILED, exc
-            record.error = f"{type(exc).__name__}: {exc}"
+            record.fail(exc)
         else:
             record.status = TaskStatus.COMPLETED
         record.execution_time = time.perf_counter() - start

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["StageResult", "TaskResult", "TaskStatus", "WorkflowResult"]
+__all__ = [
+    "StageResult",
+    "TaskResult",
+    "TaskStatus",
+    "WorkflowResult",
+    "error_text",
+    "plain_data",
+]
 
 
 class TaskStatus(StrEnum):
@@ -24,7 +31,13 @@ class TaskStatus(StrEnum):
     SKIPPED = "skipped"
 
 
-def _plain(value: Any) -> Any:
+def error_text(exc: BaseException | None) -> str:
+    """``"TypeName: message"``: how every result shows an exception."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def plain_data(value: Any) -> Any:
+    """*value*'s ``to_dict()`` if it has one, else *value* itself."""
     to_dict = getattr(value, "to_dict", None)
     return to_dict() if callable(to_dict) else value
 
@@ -50,6 +63,14 @@ class TaskResult:
     execution_time: float = 0.0
     thread: str | None = None
 
+    def fail(self, exc: Exception) -> None:
+        """Record that the task failed with *exc*."""
+        self.status, self.exception, self.error = (
+            TaskStatus.FAILED,
+            exc,
+            error_text(exc),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Return the result as plain data (JSON-ready when the output is)."""
         return {
@@ -58,7 +79,7 @@ class TaskResult:
             "description": self.description,
             "kind": self.kind,
             "status": self.status.value,
-            "output": _plain(self.output),
+            "output": plain_data(self.output),
             "error": self.error,
             "attempts": self.attempts,
             "execution_time": self.execution_time,
@@ -99,7 +120,7 @@ class StageResult:
             "status": self.status.value,
             "execution_time": self.execution_time,
             "tasks_executed": self.tasks_executed,
-            "outputs": [_plain(output) for output in self.outputs],
+            "outputs": [plain_data(output) for output in self.outputs],
             "error": self.error,
             "tasks": [task.to_dict() for task in self.tasks],
         }

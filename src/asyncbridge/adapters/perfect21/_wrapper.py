@@ -34,6 +34,7 @@ from ._agents import Agent, builtin_agents, check_agents
 from ._checks import check_int
 from ._executor import ParallelExecutionSummary, ParallelExecutor
 from ._orchestrator import WorkflowOrchestrator
+from ._results import error_text, plain_data
 from ._sdk import Perfect21SDK
 
 if TYPE_CHECKING:
@@ -89,11 +90,6 @@ class BatchResult:
             "total_tasks": self.total_tasks,
             "successful_tasks": self.successful_tasks,
         }
-
-
-def _plain(value: Any) -> Any:
-    to_dict = getattr(value, "to_dict", None)
-    return to_dict() if callable(to_dict) else value
 
 
 def _succeeded(value: Any) -> bool:
@@ -269,10 +265,10 @@ class AsyncCliWrapper:
             }
             if outcome.status is ab.OutcomeStatus.OK:
                 entry["success"] = _succeeded(outcome.value)
-                entry["result"] = _plain(outcome.value)
+                entry["result"] = plain_data(outcome.value)
             else:
                 entry["success"] = False
-                entry["error"] = f"{type(outcome.error).__name__}: {outcome.error}"
+                entry["error"] = error_text(outcome.error)
             results.append(entry)
         ok = all(entry["success"] for entry in results)
         return BatchResult(status="ok" if ok else "failed", results=results)
