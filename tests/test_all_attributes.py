@@ -9,7 +9,12 @@ import pytest
 
 import asyncbridge
 
-PUBLIC_MODULES = ["asyncbridge", "asyncbridge.executors"]
+PUBLIC_MODULES = [
+    "asyncbridge",
+    "asyncbridge.executors",
+    "asyncbridge.adapters.perfect21",
+    "asyncbridge.adapters.perfect21.api",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
