@@ -77,13 +77,8 @@ SCENARIOS = {
 }
 
 
-# Until the engine fix of issue 7 lands these hang (each is cut at TIMEOUT): nested
-# work into a saturated pool waits for slots its own waiters hold. Strict, so the
-# day they pass the run fails and this marker must go.
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine defect, issue 7: nested work into a saturated pool hangs",
-)
+# Before the engine fix of issue 7 these hung: nested work into a saturated pool
+# waited for slots its own waiters held.
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_saturated_pool_finishes(name: str) -> None:
     """The scenario finishes within the timeout with every agent successful (no deadlock)."""
