@@ -118,14 +118,14 @@ def _wrap_sync(
             # The sync success path: one set lookup says "not awaitable" for a
             # type seen before; `is_awaitable` learns new types.
             if type(result) not in plain and is_awaitable(result):
-                return await_first(
-                    result, fn, args, kwargs, policy, name, started, None
-                )
+                call = functools.partial(fn, *args, **kwargs)
+                return await_first(result, call, policy, name, started, None)
             if check is None or not check(result):
                 return result
             error = None
         # Outside the `except` block, so later attempts' errors do not chain to it.
-        return retry_sync(fn, args, kwargs, policy, name, started, error, result)
+        call = functools.partial(fn, *args, **kwargs)
+        return retry_sync(call, policy, name, started, error, result)
 
     return sync_retry_wrapper
 

@@ -226,9 +226,7 @@ def first_decision(
 
 
 def retry_sync(
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    call: Callable[[], Any],
     policy: RetryPolicy,
     name: str,
     started: float | None,
@@ -239,19 +237,19 @@ def retry_sync(
     run, env, decision = first_decision(policy, name, started, error, rejected)
     while (outcome := settle_sync(run, decision, env)) is NEXT:
         try:
-            value = fn(*args, **kwargs)
+            value = call()
         except Exception as exc:
             decision = run.after_error(exc, env.clock())
             continue
         if is_awaitable(value):
             # Switched to returning awaitables: go on retrying when awaited.
-            return await_first(value, fn, args, kwargs, policy, name, started, run)
+            return await_first(value, call, policy, name, started, run)
         decision = run.after_value(value, env.clock())
     return outcome
 
 
 async def retry_async(
-    attempt_fn: Callable[[], Awaitable[Any]],
+    attempt: Callable[[], Awaitable[Any]],
     run: RetryRun,
     env: Env,
     decision: Decision,
@@ -259,7 +257,7 @@ async def retry_async(
     """Retry an async call from *decision* on, until a decision ends it."""
     while (outcome := await settle_async(run, decision, env)) is NEXT:
         try:
-            value = await attempt_fn()
+            value = await attempt()
         except Exception as exc:
             decision = run.after_error(exc, env.clock())
         else:
@@ -267,40 +265,40 @@ async def retry_async(
     return outcome
 
 
-async def _call_and_await(
-    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    value = fn(*args, **kwargs)
+async def _call_and_await(call: Callable[[], Any]) -> Any:
+    value = call()
     return (await value) if is_awaitable(value) else value
 
 
 async def await_first(
     awaitable: Awaitable[Any],
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    call: Callable[[], Any],
     policy: RetryPolicy,
     name: str,
     started: float | None,
     run: RetryRun | None,
 ) -> Any:
     """Await what a sync callable returned; on failure, call it again and retry."""
+    error: Exception | None = None
+    value: Any = None
     try:
         value = await awaitable
     except Exception as exc:
-        if run is None:
-            run, env, decision = first_decision(policy, name, started, exc, None)
-        else:
-            env = env_var.get()
-            decision = run.after_error(exc, env.clock())
+        error = exc
     else:
-        if run is None:
-            check = policy.retry_if_result
-            if check is None or not check(value):
-                return value
-            run, env, decision = first_decision(policy, name, started, None, value)
-        else:
-            env = env_var.get()
-            decision = run.after_value(value, env.clock())
-    attempt = functools.partial(_call_and_await, fn, args, kwargs)
-    return await retry_async(attempt, run, env, decision)
+        check = policy.retry_if_result
+        if run is None and (check is None or not check(value)):
+            return value
+    if run is None:  # the first attempt: *value*, if any, was rejected above
+        run, env, decision = first_decision(policy, name, started, error, value)
+    else:
+        env = env_var.get()
+        now = env.clock()
+        decision = (
+            run.after_value(value, now)
+            if error is None
+            else run.after_error(error, now)
+        )
+    return await retry_async(
+        functools.partial(_call_and_await, call), run, env, decision
+    )
