@@ -631,7 +631,7 @@ NOW = st.floats(min_value=0, max_value=1e4, allow_nan=False)
         max_size=12,
     ),
     max_attempts=st.integers(min_value=1, max_value=10),
-    timeout=st.none() | st.floats(min_value=0, max_value=1e4, allow_nan=False),
+    timeout=st.none() | st.floats(min_value=1e-3, max_value=1e4, allow_nan=False),
     wait=st.floats(min_value=0, max_value=100, allow_nan=False),
     cap=st.none() | st.integers(min_value=1, max_value=10),
     waits=st.booleans(),

@@ -329,3 +329,22 @@ async def test_a_sync_function_returning_a_task_gives_an_awaitable_that_retries(
     assert not isinstance(awaitable, asyncio.Future)
     assert await awaitable == "second"
     assert len(made) == 2
+
+
+def test_argument_defaults_are_readable_on_the_wrapper() -> None:
+    """__defaults__ and __kwdefaults__ are the function's (as tenacity keeps them)."""
+
+    def positional(a: int = 1, b: str = "b") -> str:
+        return f"{a}{b}"
+
+    def keyword_only(*, a: int = 1) -> int:
+        return a
+
+    async def async_positional(a: int = 2) -> int:
+        return a
+
+    for fn in (positional, keyword_only, async_positional):
+        wrapped = ab.async_retry(fn)
+        assert wrapped.__defaults__ == fn.__defaults__  # type: ignore[attr-defined]
+        assert wrapped.__kwdefaults__ == fn.__kwdefaults__  # type: ignore[attr-defined]
+    assert ab.async_retry(positional)() == "1b"  # still filled in by the function

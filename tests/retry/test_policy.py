@@ -36,14 +36,14 @@ from asyncbridge._validate import MAX_SECONDS
         (
             {"timeout": -1},
             ValueError,
-            "timeout must be a non-negative number of seconds",
+            "timeout must be a positive number of seconds",
         ),
         ({"timeout": "5"}, TypeError, "timeout must be a number of seconds or None"),
-        ({"timeout": float("nan")}, ValueError, "timeout must be a non-negative"),
+        ({"timeout": float("nan")}, ValueError, "timeout must be a positive"),
         (
             {"attempt_timeout": -0.5},
             ValueError,
-            "attempt_timeout must be a non-negative",
+            "attempt_timeout must be a positive",
         ),
         ({"wait_initial": -0.1}, ValueError, "wait_initial must be a non-negative"),
         ({"wait_max": "5"}, TypeError, "wait_max must be a number"),
@@ -175,3 +175,13 @@ def test_docstring_says_which_error_a_never_matching_on_raises() -> None:
     type_error, value_error = raises.split("ValueError:")
     assert "can never match" in type_error
     assert "never match" not in value_error
+
+
+@pytest.mark.parametrize("name", ["timeout", "attempt_timeout"])
+def test_a_zero_deadline_is_refused(name: str) -> None:
+    """timeout=0 would allow no retry (attempt_timeout=0 no attempt): a ValueError."""
+    with pytest.raises(ValueError, match=f"{name} must be a positive number"):
+        ab.async_retry(**{name: 0})
+    if name == "timeout":
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            ab.retrying(timeout=0.0)

@@ -146,8 +146,10 @@ def _duration(value: object, name: str, api: str) -> float:
     return cast("float", check_seconds(value, name, func=api, none_ok=False))
 
 
-def _duration_or_none(value: object, name: str, api: str) -> float | None:
-    return check_seconds(value, name, func=api)
+def _deadline(value: object, name: str, api: str) -> float | None:
+    # Zero would leave no time for any retry (or attempt): surely a mistake for
+    # None, which means no limit.
+    return check_seconds(value, name, func=api, zero_ok=False)
 
 
 def _growth(value: object, name: str, api: str) -> float:
@@ -193,8 +195,8 @@ _CHECKS: Final[dict[str, Callable[[object, str, str], object]]] = {
     "max_attempts": _attempts,
     "on": _on,
     "retry_if_result": _function_or_none,
-    "timeout": _duration_or_none,
-    "attempt_timeout": _duration_or_none,
+    "timeout": _deadline,
+    "attempt_timeout": _deadline,
     "wait_initial": _duration,
     "wait_max": _duration,
     "wait_exp_base": _growth,
