@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn, Self
+from typing import TYPE_CHECKING, Any, NoReturn, Self, cast
 
 from ._core import Action, Decision, RetryRun
 from ._drivers import NEXT, Env, current_env, settle_async, settle_sync, start_run
@@ -61,22 +61,12 @@ class Attempt:
 class _Loop:
     """One pass over a `retrying` block: shared by the sync and async iterators."""
 
-    __slots__ = (
-        "current",
-        "decision",
-        "done",
-        "env",
-        "name",
-        "policy",
-        "run",
-        "started",
-    )
+    __slots__ = ("current", "decision", "done", "name", "policy", "session", "started")
 
     def __init__(self, policy: RetryPolicy, name: str) -> None:
         self.policy = policy
         self.name = name
-        self.run: RetryRun | None = None
-        self.env: Env | None = None
+        self.session: tuple[RetryRun, Env] | None = None  # from the first failure on
         self.current: Attempt | None = None
         self.decision: Decision | None = None  # what the last failure called for
         self.done = False
@@ -92,10 +82,11 @@ class _Loop:
 
     def failed(self, error: Exception) -> bool:
         """Decide on the block's *error*: True to capture it, False to let it out."""
-        if self.run is None:
-            self.run, self.env = start_run(self.policy, self.name, self.started)
+        if self.session is None:
+            self.session = start_run(self.policy, self.name, self.started)
+        run, env = self.session
         try:
-            decision = self.run.after_error(error, self.env.clock())  # type: ignore[union-attr]
+            decision = run.after_error(error, env.clock())
         except (StopIteration, StopAsyncIteration) as exc:  # from `on` or a wait
             self.escaped(exc)
         if decision.action is Action.RAISE:
@@ -110,21 +101,24 @@ class _Loop:
         self.done = True  # until the decision says to go on
         if decision is None:
             return None
-        return self.run, decision, self.env  # type: ignore[return-value]
+        run, env = cast("tuple[RetryRun, Env]", self.session)  # set with the decision
+        return run, decision, env
 
     def next_attempt(self, outcome: object) -> Attempt:
         if outcome is not NEXT:  # pragma: no cover - blocks have no result to return
             raise AssertionError(outcome)
         self.done = False
-        self.current = Attempt(self, self.current.number + 1)  # type: ignore[union-attr]
+        number = cast("Attempt", self.current).number + 1
+        self.current = Attempt(self, number)
         return self.current
 
     def escaped(self, exc: BaseException) -> NoReturn:
         """Raise for a StopIteration that could end the loop silently.
 
         Raised from ``__next__`` (``__anext__``), it would end the loop as if the
-        block had succeeded; raised from the ``with`` block, it would do the same
-        in a generator's caller. Either way: a RuntimeError, as PEP 479 does.
+        block had succeeded; raised from the ``with`` block, it would leave the
+        loop and could end an enclosing iteration the same way. Either way: a
+        RuntimeError, as PEP 479 does for generators.
         """
         raise RuntimeError(
             f"retrying() in {self.name}: {type(exc).__name__} escaped from the retry "

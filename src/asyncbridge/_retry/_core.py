@@ -224,7 +224,7 @@ class RetryRun:
                         chain(exc, error)
                     raise
             if self.deadline is not None:
-                reason = self._past_deadline(wait, hinted, now)
+                reason = self._past_deadline(self.deadline, wait, hinted, now)
             if (
                 reason is None
                 and policy.budget is not None
@@ -239,13 +239,15 @@ class RetryRun:
         self.pending = (error, value)
         return Decision(Action.RETRY, state)
 
-    def _past_deadline(self, wait: float, hinted: bool, now: float) -> str | None:
+    def _past_deadline(
+        self, deadline: float, wait: float, hinted: bool, now: float
+    ) -> str | None:
         """Why the next attempt could not start before the deadline, or None.
 
         Sleeping up to the deadline only to give up helps nobody: a wait that
         would end at or past it ends the retries now.
         """
-        left = self.deadline - now  # type: ignore[operator]
+        left = deadline - now
         timeout = f"timeout={self.policy.timeout:g} s"
         if left <= 0:
             return f"{timeout} reached"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast, overload
 
 import anyio
 
@@ -137,10 +137,11 @@ def _wrap(fn: object, policy: RetryPolicy) -> Any:
         generators="calling it only creates a generator, so there is nothing to "
         "retry. Retry the code that consumes it (a retrying() block fits).",
     )
-    name = qualified_name(fn)
-    if is_async_callable(fn):
-        return _wrap_async(fn, policy, name)  # type: ignore[arg-type]
-    return _wrap_sync(fn, policy, name)  # type: ignore[arg-type]
+    function = cast("Callable[..., Any]", fn)  # checked just above
+    name = qualified_name(function)
+    if is_async_callable(function):
+        return _wrap_async(function, policy, name)
+    return _wrap_sync(function, policy, name)
 
 
 @overload
