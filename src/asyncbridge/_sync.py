@@ -4,13 +4,15 @@ Where a call runs, in order:
 
 1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
    the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`);
-2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop
-   (a worker that a portal is blocked waiting for uses a loop of its own instead);
+2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop;
 3. otherwise: the shared portal, or this thread's own loop under
-   ``sync_loop="thread"``.
+   ``sync_loop="thread"`` (or when the portal is blocked waiting for this thread).
 
-The waiting thread blocks on a plain lock that the loop releases when the coroutine
-ends; it wakes every `POLL` seconds to notice a target loop that closed under it.
+A loop whose thread is blocked waiting for the caller (found in the chain of waits,
+see `_waits`) is refused with `LoopConflictError` instead of waited for forever.
+The waiting thread blocks on its inbox, where the loop wakes it when the coroutine
+ends and where work addressed to it arrives meanwhile (it runs that work); it wakes
+every `POLL` seconds to notice a target loop that closed under it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import inspect
 import logging
 import sys
 import threading
-import time
 import traceback
 import warnings
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
@@ -31,7 +32,7 @@ from typing_extensions import ParamSpec, TypeVarTuple
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._config import ConflictPolicy, check_conflict_policy, settings
 from ._detect import (
-    BlockedPortal,
+    current_loop,
     running_asyncio_loop,
     state,
     trio_running,
@@ -41,6 +42,8 @@ from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictErro
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
 from ._validate import check_async_target, check_backend, check_timeout
+from ._waits import Wait, blocked_loop_wait, chain, describe_chain, serve_until
+from ._waits import _chain as _chain_var
 from ._wrapping import wraps
 
 if TYPE_CHECKING:
@@ -48,8 +51,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Route",
-    "blocked_portal_error",
     "check_conflict",
+    "check_not_blocked",
     "route",
     "run_job",
     "run_sync",
@@ -69,8 +72,8 @@ logger = logging.getLogger("asyncbridge")
 # ------------------------------------------------------------------ waiting
 
 
-def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float) -> None:
-    """Log who waits for which loop, with every other thread's stack."""
+def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float, wait: Wait) -> None:
+    """Log the chain of waits this one closes, every thread's stack, the loop's tasks."""
     me = threading.get_ident()
     names = {t.ident: t.name for t in threading.enumerate()}
     stacks = [
@@ -81,70 +84,84 @@ def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float) -> None:
     ]
     logger.warning(
         "asyncbridge: thread %r has waited %.1f s for %r on %r. If that loop is "
-        "blocked waiting for this thread, this is a deadlock; the other threads "
-        "are at:\n%s",
+        "blocked waiting for this thread, this is a deadlock. Chain of waits: %s. "
+        "Tasks of that loop:\n%s\nThe other threads are at:\n%s",
         threading.current_thread().name,
         waited,
         job.target,
         handle,
+        describe_chain((*chain(), wait), "(this wait)"),
+        _describe_tasks(handle),
         "\n".join(stacks),
     )
 
 
-def _block(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
-    """Wait for *job*; False if *timeout* passed first.
+def _describe_tasks(handle: LoopHandle) -> str:
+    loop = handle.native
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        return "  (a trio run: see its threads)"
+    try:
+        tasks = asyncio.all_tasks(loop)
+    except RuntimeError:  # pragma: no cover - changed too often to list
+        return "  (unavailable)"
+    lines = []
+    for task in tasks:
+        frames = task.get_stack(limit=1)
+        where = (
+            f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "-"
+        )
+        lines.append(f"  {task.get_name()} at {where}")
+    return "\n".join(lines) or "  (none)"
+
+
+def _block(
+    job: SyncJob[Any], handle: LoopHandle, timeout: float | None, wait: Wait
+) -> bool:
+    """Wait for *job*, serving this thread's inbox; False if *timeout* passed first.
 
     Raises:
         LoopConflictError: the target loop closed before running the job.
     """
-    acquire = job.done.acquire
+
+    def check() -> None:
+        if not job.finished and handle.is_closed():
+            raise LoopConflictError(
+                f"{handle!r} closed before it ran {job.target!r}; the call was lost"
+            )
+
+    owner = job.owner
     threshold = settings.debug_wait_threshold
-    if timeout is None and threshold is None:
-        while not acquire(timeout=POLL):
-            _check_alive(job, handle)
+    if threshold is None or (timeout is not None and timeout <= threshold):
+        return serve_until(job, owner, timeout, check, POLL)
+    if serve_until(job, owner, threshold, check, POLL):
         return True
-    start = time.monotonic()
-    deadline = None if timeout is None else start + timeout
-    diagnosed = threshold is None
-    while True:
-        now = time.monotonic()
-        slice_ = POLL
-        if deadline is not None:
-            if now >= deadline:
-                return acquire(blocking=False)
-            slice_ = min(slice_, deadline - now)
-        if not diagnosed:
-            slice_ = max(0.0, min(slice_, start + threshold - now))  # type: ignore[operator]
-        if acquire(timeout=slice_):
-            return True
-        _check_alive(job, handle)
-        if not diagnosed and time.monotonic() - start >= threshold:  # type: ignore[operator]
-            diagnosed = True
-            _diagnose(job, handle, time.monotonic() - start)
+    _diagnose(job, handle, threshold, wait)
+    left = None if timeout is None else timeout - threshold
+    return serve_until(job, owner, left, check, POLL)
 
 
-def _check_alive(job: SyncJob[Any], handle: LoopHandle) -> None:
-    if handle.is_closed() and not job.done.acquire(blocking=False):
-        raise LoopConflictError(
-            f"{handle!r} closed before it ran {job.target!r}; the call was lost"
-        )
-
-
-def _wait(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
+def _wait(
+    job: SyncJob[Any], handle: LoopHandle, timeout: float | None, wait: Wait
+) -> bool:
     """Wait for *job*; cancel it on timeout or KeyboardInterrupt and wait for that.
+
+    The cancelled coroutine's cleanup is waited for only while its loop runs: a
+    stopped loop (between two ``run_until_complete`` calls) runs it if it resumes.
 
     Returns:
         True if the job was cancelled because *timeout* passed.
     """
     try:
-        if _block(job, handle, timeout):
+        if _block(job, handle, timeout, wait):
             return False
         handle.cancel(job)
-        _block(job, handle, None)  # let its cleanup run
+        if handle.is_running():
+            _block(job, handle, None, wait)  # let its cleanup run
     except KeyboardInterrupt:
         handle.cancel(job)
         try:
-            _block(job, handle, None)  # let its cleanup run
+            if handle.is_running():
+                _block(job, handle, None, wait)  # let its cleanup run
         except KeyboardInterrupt:  # a second Ctrl-C: stop waiting for the cleanup
             pass
         raise
@@ -154,6 +171,11 @@ def _wait(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
 def _outcome(
     job: SyncJob[T], timed_out: bool, timeout: float | None, portal: Portal | None
 ) -> T:
+    if timed_out and not job.finished:
+        raise TimeoutError(
+            f"run_sync() timed out after {timeout} s; the target loop is not running, "
+            "so the coroutine is cancelled when (if) that loop runs again"
+        )
     error = job.error
     if error is None and not job.cancelled:
         return job.value  # type: ignore[return-value]
@@ -187,26 +209,61 @@ def run_job(
     portal: Portal | None = None,
     timeout: float | None = None,
     submit: Callable[[SyncJob[T]], None] | None = None,
+    what: str = "run_sync()",
 ) -> T:
     """Start *job* on the loop of *handle* and wait for it, as `run_sync` waits.
 
-    The hook for tools that pick their loop themselves (a `DualInterface` instance's
-    home loop, the one task an iterator or context-manager bridge runs in): the same
-    waiting, cancellation on timeout or KeyboardInterrupt, and outcome as
-    `run_sync`. *portal*, when *handle* is a portal's, counts the call as in flight
-    for shutdown. *submit* replaces ``handle.submit`` (to hand the job to a task that
+    The one sync→async wait: `run_sync` and the tools that pick their loop
+    themselves (a `DualInterface` instance's home loop, the one task an iterator or
+    context-manager bridge runs in) use it. The wait is recorded in the chain (see
+    `_waits`): it lends this thread's pool slot, this thread serves work addressed
+    to it meanwhile, and a loop whose thread is blocked in the chain is refused.
+    *portal*, when *handle* is a portal's, counts the call as in flight for
+    shutdown. *submit* replaces ``handle.submit`` (to hand the job to a task that
     already runs).
+
+    Raises:
+        LoopConflictError: the loop's thread is blocked waiting for this call.
     """
+    check_not_blocked(handle, what)
+    wait = Wait(job.owner, repr(handle), sync=True, loop=current_loop())
+    waits = wait.begin()
     inflight = None if portal is None else portal.inflight
-    if inflight is not None:
-        inflight.add(job)
     try:
+        job.context.run(_set_chain, waits)
+        if inflight is not None:
+            inflight.add(job)
         (handle.submit if submit is None else submit)(job)
-        timed_out = _wait(job, handle, timeout)
+        timed_out = _wait(job, handle, timeout, wait)
     finally:
         if inflight is not None:
             inflight.discard(job)
+        wait.end()
     return _outcome(job, timed_out, timeout, portal)
+
+
+def _set_chain(waits: tuple[Wait, ...]) -> None:
+    _chain_var.set(waits)
+
+
+def check_not_blocked(handle: LoopHandle, what: str) -> None:
+    """Raise LoopConflictError if the loop of *handle* waits for the calling code.
+
+    That is, if a thread of the chain of waits that led here is blocked (in a sync
+    wait) while it runs that loop: the loop cannot turn until this code returns.
+    """
+    waits = chain()
+    if not waits:
+        return
+    blocked = blocked_loop_wait(handle.native, waits)
+    if blocked is not None:
+        raise LoopConflictError(
+            f"{what} needs {handle!r}, but the thread that runs it is blocked waiting "
+            "for this very call, so it would wait forever: "
+            + describe_chain(waits, f"{what} here")
+            + ". Make the blocking caller await instead (e.g. the .aio() form of a "
+            "decorated function), or run it with run_in_thread()."
+        )
 
 
 class _OwnLoop:
@@ -295,16 +352,6 @@ def warn_blocking(what: str, here: str) -> None:
     )
 
 
-def blocked_portal_error(what: str, loop: str) -> LoopConflictError:
-    """The error for a worker that its target portal is blocked waiting for."""
-    return LoopConflictError(
-        f"{what} was called in a worker thread that {loop} is blocked waiting for "
-        "(sync code, such as a mixed_execution_safe function, called by a coroutine "
-        "there), and needs that loop, so it would wait forever; from that "
-        "coroutine, use the async API instead"
-    )
-
-
 class Route(NamedTuple):
     """Where a sync caller's coroutine runs: a loop, or this thread's own loop."""
 
@@ -318,6 +365,11 @@ def _portal_route(backend: str) -> Route:
     return Route(portal.handle, portal)
 
 
+def _blocked(handle: LoopHandle) -> bool:
+    waits = chain()
+    return bool(waits) and blocked_loop_wait(handle.native, waits) is not None
+
+
 def route(
     what: str, backend: str | None, policy: ConflictPolicy | None, *, own_loop: bool
 ) -> Route:
@@ -329,12 +381,18 @@ def route(
             loop's own backend in rule 1, asyncio otherwise).
         policy: ``on_loop_conflict`` for this call (None: the configured default).
         own_loop: this thread's own loop is acceptable (single calls, not objects
-            that other threads will reach): under ``sync_loop="thread"``, and in a
-            worker that the asyncio portal is blocked waiting for.
+            that other threads will reach): under ``sync_loop="thread"``, and where
+            the portal waits for this very thread (see below).
+
+    A portal whose thread is blocked waiting for this thread (sync code such as a
+    `mixed_execution_safe` function called by a coroutine on the portal) cannot run
+    the call: a single asyncio call then runs on this thread's own loop instead;
+    anything else raises.
 
     Raises:
         LoopConflictError: the call could never be answered (it would wait for its
-            own loop, or its loop has finished), or the policy is ``"raise"``.
+            own loop, or a loop blocked waiting for it, or its loop has finished),
+            or the policy is ``"raise"``.
     """
     here = check_conflict(what, policy)
     if here is not None:
@@ -348,18 +406,15 @@ def route(
         warn_blocking(what, here)
         return chosen
     parent = parent_loop()
-    backend = backend or "asyncio"
-    if type(parent) is BlockedPortal:
-        if parent.backend != backend:
-            return _portal_route(backend)
-        if own_loop and backend == "asyncio":
-            return Route(None, None)
-        raise blocked_portal_error(what, f"the asyncbridge {backend} portal")
     if parent is not None:
         return Route(handle_for(parent), None)
+    backend = backend or "asyncio"
     if own_loop and backend == "asyncio" and settings.sync_loop == "thread":
         return Route(None, None)
-    return _portal_route(backend)
+    chosen = _portal_route(backend)
+    if own_loop and backend == "asyncio" and _blocked(chosen.handle):  # type: ignore[arg-type]
+        return Route(None, None)
+    return chosen
 
 
 def run_sync_internal(

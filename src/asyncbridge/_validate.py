@@ -27,6 +27,7 @@ __all__ = [
     "check_sync_callable",
     "check_timeout",
     "describe",
+    "unwrap_partial",
 ]
 
 # The longest wait that locks, threads, event loops and `time.sleep` all accept
@@ -72,6 +73,18 @@ def check_sync_callable(obj: object, func: str, param: str = "sync_fn") -> None:
             f"{func}() runs blocking sync code in a thread, but {param} is the async "
             f"function {describe(obj)}; await it directly instead"
         )
+    if inspect.isasyncgenfunction(unwrap_partial(obj)):
+        raise TypeError(
+            f"{func}() runs blocking sync code in a thread, but {param} is the async "
+            f"generator function {describe(obj)}; iterate it with `async for` instead"
+        )
+
+
+def unwrap_partial(obj: object) -> object:
+    """The callable under any layers of `functools.partial`."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return obj
 
 
 def check_async_target(obj: object, func: str, param: str) -> bool:
