@@ -227,9 +227,7 @@ def check_decorated(fn: object, func: str, *, generators: str | None = None) -> 
         )
     if not callable(fn):
         raise TypeError(f"{func}() can only decorate a callable, got {describe(fn)}")
-    target: object = fn
-    while isinstance(target, functools.partial):
-        target = target.func
+    target = unwrap_partial(fn)
     if generators is not None and inspect.isgeneratorfunction(target):
         kind = "generator function"
     elif inspect.isasyncgenfunction(target):

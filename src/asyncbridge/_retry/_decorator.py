@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast, overload
 import anyio
 
 from asyncbridge._detect import is_async_callable
-from asyncbridge._validate import check_decorated
+from asyncbridge._validate import check_decorated, unwrap_partial
 from asyncbridge._wrapping import PLAIN_TYPES, is_awaitable, wraps
 
 from ._binding import Decorator, RetryDecorator, bind
@@ -43,8 +43,7 @@ _UNSET: Final[Any] = object()
 
 def qualified_name(fn: object) -> str:
     """``module.qualname`` of *fn*, for logs and notes (never its arguments)."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
+    fn = unwrap_partial(fn)
     qualname = getattr(fn, "__qualname__", None)
     module = getattr(fn, "__module__", None)
     if not isinstance(qualname, str):
