@@ -20,8 +20,9 @@ from ._schedule import next_wait
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import TracebackType
 
-__all__ = ["Action", "Decision", "RetryRun", "add_note", "chain"]
+__all__ = ["Action", "Decision", "RetryRun", "add_note", "chain", "chained"]
 
 NOTE: Final = "asyncbridge.retry: "
 
@@ -86,6 +87,31 @@ def chain(exc: BaseException, error: BaseException) -> None:
     object.__setattr__(node, "__context__", error)
 
 
+class chained:  # noqa: N801 - used like a function: `with chained(error):`
+    """A ``with`` block in which user code runs about *error*: see `chain`.
+
+    An `Exception` leaving the block shows *error* (if not None) as its context;
+    control flow (cancellation, KeyboardInterrupt) is left alone.
+    """
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self._error = error
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, Exception) and self._error is not None:
+            chain(exc, self._error)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -143,11 +169,8 @@ class RetryRun:
 
     def after_error(self, error: Exception, now: float) -> Decision:
         """Decide after the current attempt raised *error* (an `Exception`)."""
-        try:
+        with chained(error):
             retry = self.policy.retryable(error)
-        except Exception as exc:
-            chain(exc, error)
-            raise
         if not retry:
             if self.attempt > 1:  # a first error `on` rejects goes out untouched
                 add_note(
@@ -217,12 +240,8 @@ class RetryRun:
         else:
             hinted = False
             if self.waits:
-                try:
+                with chained(error):
                     wait, hinted = next_wait(policy, self.attempt, error, self.random)
-                except Exception as exc:
-                    if error is not None:
-                        chain(exc, error)
-                    raise
             if self.deadline is not None:
                 reason = self._past_deadline(self.deadline, wait, hinted, now)
             if (

@@ -23,7 +23,7 @@ import anyio
 from asyncbridge._detect import current_backend
 from asyncbridge._wrapping import is_awaitable
 
-from ._core import Action, Decision, RetryRun, chain
+from ._core import Action, Decision, RetryRun, chained
 from ._testing import current_testing
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _hook_sync(hook: Hook, is_async: bool, state: RetryState) -> None:
     The engine is imported here, lazily: only an async hook given to sync code
     needs it. An error the hook raises shows the attempt's error as its context.
     """
-    try:
+    with chained(state.exception):
         if is_async:
             from asyncbridge._sync import run_sync  # noqa: PLC0415
 
@@ -127,21 +127,13 @@ def _hook_sync(hook: Hook, is_async: bool, state: RetryState) -> None:
             from asyncbridge._sync import run_sync  # noqa: PLC0415
 
             run_sync(cast("Awaitable[object]", outcome))
-    except Exception as exc:
-        if state.exception is not None:
-            chain(exc, state.exception)
-        raise
 
 
 async def _hook_async(hook: Hook, state: RetryState) -> None:
-    try:
+    with chained(state.exception):
         outcome = hook(state)
         if is_awaitable(outcome):
             await cast("Awaitable[object]", outcome)
-    except Exception as exc:
-        if state.exception is not None:
-            chain(exc, state.exception)
-        raise
 
 
 def _sleep_sync(run: RetryRun, env: Env, state: RetryState) -> None:
@@ -155,12 +147,8 @@ def _sleep_sync(run: RetryRun, env: Env, state: RetryState) -> None:
             if run.policy.api == "async_retry"
             else f"the wait between attempts of the retrying() loop in {run.name}"
         )
-        try:
+        with chained(state.exception):  # in case the warning is an error here
             warn_blocking(what, here)
-        except Exception as exc:  # the warning turned into an error
-            if state.exception is not None:
-                chain(exc, state.exception)
-            raise
     env.sleep(state.wait)
 
 
