@@ -147,27 +147,22 @@ def main() -> None:
     sync_added, sync_ours = overheads("sync", sync_results)
     async_added, async_ours = overheads("async", async_results)
     print("## targets (ratios of what each adds, within this run)")
-    targets = [
-        h.check_target(
-            f"{kind}: tenacity adds / async_retry adds",
-            added[TENACITY] / ours,
-            at_least=TARGET_VS_TENACITY,
-        )
-        for kind, added, ours in (
-            ("sync", sync_added, sync_ours),
-            ("async", async_added, async_ours),
-        )
-    ] + [
-        h.check_target(
-            f"{kind}: backoff adds / async_retry adds",
-            added[BACKOFF] / ours,
-            at_least=TARGET_VS_BACKOFF,
-        )
-        for kind, added, ours in (
-            ("sync", sync_added, sync_ours),
-            ("async", async_added, async_ours),
-        )
-    ]
+    targets = []
+    for kind, added, ours in (
+        ("sync", sync_added, sync_ours),
+        ("async", async_added, async_ours),
+    ):
+        for peer, name, limit in (
+            ("tenacity", TENACITY, TARGET_VS_TENACITY),
+            ("backoff", BACKOFF, TARGET_VS_BACKOFF),
+        ):
+            targets.append(
+                h.check_target(
+                    f"{kind}: {peer} adds / async_retry adds",
+                    added[name] / ours,
+                    at_least=limit,
+                )
+            )
     print()
     if settings.quick:
         print("(quick run: figures not meaningful)")
