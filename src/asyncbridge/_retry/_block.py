@@ -6,7 +6,7 @@ carry out its decisions with the same drivers (`settle_sync`, `settle_async`).
 
 from __future__ import annotations
 
-import sys
+import inspect
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, Self, cast
 
@@ -186,10 +186,17 @@ class Retrying:
         return _AsyncAttempts(self._policy, self._name)
 
 
-def _caller_name(depth: int) -> str:
-    frame = sys._getframe(depth + 1)
-    module = frame.f_globals.get("__name__", "?")
-    return f"{module}.{frame.f_code.co_qualname}"
+def _caller_name() -> str:
+    """``module.qualname`` of the function that called `retrying` (for logs)."""
+    here = inspect.currentframe()  # this function's frame
+    try:
+        frame = here.f_back.f_back if here and here.f_back else None
+        if frame is None:  # pragma: no cover - interpreters without frame support
+            return "?"
+        module = frame.f_globals.get("__name__", "?")
+        return f"{module}.{frame.f_code.co_qualname}"
+    finally:
+        del here  # no frame -> local -> frame cycle left for the collector
 
 
 def retrying(
@@ -264,4 +271,4 @@ def retrying(
     """
     options: dict[str, Any] = dict(locals())  # the parameters, exactly as given
     policy = RetryPolicy.build("retrying", options, BLOCK_OPTIONS)
-    return Retrying(policy, _caller_name(1))
+    return Retrying(policy, _caller_name())
