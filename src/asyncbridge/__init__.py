@@ -11,7 +11,8 @@ Layers (each module imports only from the layers above it):
                _executors  the executor registry; exit, fork and shutdown
                _sync       run_sync / syncify (sync → async)
                _offload    run_in_thread / asyncify (async → sync)
-    tools      _retry, _decorators
+    tools      _retry/     async_retry, retrying, retry_testing (a package: see there)
+               _decorators
                _pinned     one loop (and one task) kept for a bridged object
                _iterators  iterator and context-manager bridges
                _dual       DualInterface, sync_twin, async_twin
@@ -40,6 +41,7 @@ from ._errors import AsyncBridgeError as AsyncBridgeError
 from ._errors import ExecutorShutdownError as ExecutorShutdownError
 from ._errors import LoopBlockedWarning as LoopBlockedWarning
 from ._errors import LoopConflictError as LoopConflictError
+from ._errors import RetryError as RetryError
 from ._iterators import async_context as async_context
 from ._iterators import iterate_in_thread as iterate_in_thread
 from ._iterators import iterate_sync as iterate_sync
@@ -47,7 +49,6 @@ from ._iterators import sync_context as sync_context
 from ._offload import asyncify as asyncify
 from ._offload import run_in_thread as run_in_thread
 from ._retry import RetryBudget as RetryBudget
-from ._retry import RetryError as RetryError
 from ._retry import RetryState as RetryState
 from ._retry import async_retry as async_retry
 from ._retry import retry_testing as retry_testing

@@ -19,7 +19,10 @@ __all__ = [
     "check_async_target",
     "check_backend",
     "check_bool",
+    "check_callable",
+    "check_decorated",
     "check_int",
+    "check_number",
     "check_seconds",
     "check_sync_callable",
     "check_timeout",
@@ -27,10 +30,12 @@ __all__ = [
     "unwrap_partial",
 ]
 
-# The longest wait that locks, threads and event loops all accept (~292 years):
-# a larger (or infinite) number of seconds is refused up front instead of failing
-# later with OverflowError. "No limit" is spelled None.
-MAX_SECONDS: Final = float(threading.TIMEOUT_MAX)
+# The longest wait that locks, threads, event loops and `time.sleep` all accept
+# (~146 years): a larger (or infinite) number of seconds is refused up front instead
+# of failing later with OverflowError. Half of `threading.TIMEOUT_MAX`, because
+# `time.sleep` adds the monotonic clock's reading to it and fails with EINVAL
+# ("Invalid argument") when the sum overflows. "No limit" is spelled None.
+MAX_SECONDS: Final = float(threading.TIMEOUT_MAX) / 2
 
 
 def describe(obj: object) -> str:
@@ -171,6 +176,69 @@ def check_int(
             f"{_prefix(func)}{param} must be at least {minimum}, got {value!r}"
         )
     return value
+
+
+def check_number(
+    value: object, param: str, *, func: str | None = None, minimum: float = 0.0
+) -> float:
+    """Return *value* as a float if it is a finite real number (not a bool) >= *minimum*.
+
+    For quantities that are not durations (ratios, growth factors); durations go
+    through `check_seconds`.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN, infinite, or below *minimum*.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{_prefix(func)}{param} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(
+            f"{_prefix(func)}{param} must be a finite number of at least "
+            f"{minimum:g}, got {value!r}"
+        )
+    return float(value)
+
+
+def check_callable(
+    value: object, param: str, *, func: str | None = None, none_ok: bool = False
+) -> None:
+    """Raise TypeError unless *value* is callable (or None, where allowed)."""
+    if (value is None and none_ok) or callable(value):
+        return
+    expected = "callable or None" if none_ok else "callable"
+    raise TypeError(f"{_prefix(func)}{param} must be {expected}, got {describe(value)}")
+
+
+def check_decorated(fn: object, func: str, *, generators: str | None = None) -> None:
+    """Raise TypeError unless the decorator *func* can wrap *fn*.
+
+    Refused: a coroutine object (closed first, so Python does not also warn that it
+    was never awaited), anything not callable, an async generator function, and,
+    when *generators* (the reason, for the message) is given, generator functions
+    of both kinds.
+    """
+    if inspect.iscoroutine(fn):
+        raise _coroutine_error(
+            fn,
+            func,
+            "fn",
+            "Decorate the function itself (f), not the result of calling it (f()).",
+        )
+    if not callable(fn):
+        raise TypeError(f"{func}() can only decorate a callable, got {describe(fn)}")
+    target = unwrap_partial(fn)
+    if generators is not None and inspect.isgeneratorfunction(target):
+        kind = "generator function"
+    elif inspect.isasyncgenfunction(target):
+        kind = "async generator function"
+    else:
+        return
+    why = generators or (
+        "calling it gives an async iterator, not an awaitable; iterate it with "
+        "`async for`, or bridge the iteration instead"
+    )
+    raise TypeError(f"{func}() cannot decorate the {kind} {describe(fn)}: {why}")
 
 
 def check_backend(value: object, param: str = "backend") -> str | None:
