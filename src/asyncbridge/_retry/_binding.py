@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Callable
 
 __all__ = ["Decorator", "RetryDecorator", "bind"]
 
@@ -20,25 +20,16 @@ C = TypeVar("C")
 class RetryDecorator(Protocol):
     """What ``async_retry(...)`` returns: apply it to a function or method.
 
-    A sync callable typed as returning some awaitable (a `Task`, a `Future`, any
-    `Awaitable`) comes back typed as returning an `Awaitable` of the same result:
-    what the wrapper returns is a coroutine that retries when awaited.
+    The decorated callable keeps its type. A sync callable that returns an
+    awaitable gets a wrapper returning one that retries when awaited: a coroutine,
+    or a `Task` where the callable returned an asyncio `Task` or `Future` (already
+    running, as the one it replaces).
     """
 
     @overload
     def __call__(self, fn: classmethod[C, P, T], /) -> classmethod[C, P, T]: ...
     @overload
-    def __call__(  # type: ignore[overload-overlap]
-        self, fn: staticmethod[P, T], /
-    ) -> staticmethod[P, T]: ...
-    @overload
-    def __call__(
-        self, fn: Callable[P, Coroutine[Any, Any, T]], /
-    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
-    @overload
-    def __call__(
-        self, fn: Callable[P, Awaitable[T]], /
-    ) -> Callable[P, Awaitable[T]]: ...
+    def __call__(self, fn: staticmethod[P, T], /) -> staticmethod[P, T]: ...
     @overload
     def __call__(self, fn: Callable[P, T], /) -> Callable[P, T]: ...
 

@@ -10,6 +10,7 @@ first attempt too).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import inspect
@@ -26,7 +27,7 @@ from ._drivers import await_first, current_env, first_decision, retry_async, ret
 from ._policy import OPTIONS, RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Awaitable, Callable
 
     from ._budget import RetryBudget
     from ._policy import Hook, RetryOn, WaitFn, WaitHint
@@ -118,7 +119,11 @@ def _wrap_sync(
             # type seen before; `is_awaitable` learns new types.
             if type(result) not in plain and is_awaitable(result):
                 call = functools.partial(fn, *args, **kwargs)
-                return await_first(result, call, policy, name, started, None)
+                retried = await_first(result, call, policy, name, started, None)
+                if asyncio.isfuture(result):  # a Task or Future: started already,
+                    # so the retrying one is a Task too (the type it declares)
+                    return result.get_loop().create_task(retried)
+                return retried
             if check is None or not check(result):
                 return result
             error = None
@@ -146,17 +151,7 @@ def _wrap(fn: object, policy: RetryPolicy) -> Any:
 @overload
 def async_retry(max_attempts: classmethod[C, P, T], /) -> classmethod[C, P, T]: ...
 @overload
-def async_retry(  # type: ignore[overload-overlap]
-    max_attempts: staticmethod[P, T], /
-) -> staticmethod[P, T]: ...
-@overload
-def async_retry(
-    max_attempts: Callable[P, Coroutine[Any, Any, T]], /
-) -> Callable[P, Coroutine[Any, Any, T]]: ...
-@overload
-def async_retry(
-    max_attempts: Callable[P, Awaitable[T]], /
-) -> Callable[P, Awaitable[T]]: ...
+def async_retry(max_attempts: staticmethod[P, T], /) -> staticmethod[P, T]: ...
 @overload
 def async_retry(max_attempts: Callable[P, T], /) -> Callable[P, T]: ...
 @overload
