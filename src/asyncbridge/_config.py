@@ -60,10 +60,19 @@ _on_workers_change: list[Any] = []
 def check_conflict_policy(
     value: object, name: str = "on_loop_conflict"
 ) -> ConflictPolicy:
-    """Return *value* if it is a conflict policy, else raise naming *name*."""
+    """Return *value* if it is a conflict policy, else raise naming *name*.
+
+    Raises:
+        ValueError: not a policy.
+        ModuleNotFoundError: ``"greenlet"`` without greenlet installed.
+    """
     if value not in _CONFLICT_POLICIES:
         allowed = ", ".join(repr(p) for p in sorted(_CONFLICT_POLICIES))
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    if value == "greenlet":
+        from ._greenlet import require_greenlet  # noqa: PLC0415  (engine layer)
+
+        require_greenlet()
     return cast("ConflictPolicy", value)
 
 
