@@ -25,6 +25,7 @@ from . import _portal
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._detect import running_asyncio_loop, state, trio_running
 from ._errors import LoopConflictError
+from ._greenlet import ReentryLoop
 from ._portal import Portal, portal_for
 from ._sync import route, run_job
 
@@ -209,6 +210,8 @@ class Session:
         """
         job: SyncJob[Any] = SyncJob(target, args, None, contextvars.copy_context())
         self.last = job
+        if type(self.dest.handle) is ReentryLoop:  # inline, in the caller's task
+            return run_job(job, self.dest.handle)
         return run_job(
             job, self.dest.handle, self.dest.portal, None, self._enqueue(last)
         )

@@ -38,6 +38,7 @@ from ._detect import (
     user_stacklevel,
 )
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
+from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
 from ._validate import check_async_target, check_backend, check_timeout
@@ -257,10 +258,12 @@ def _on_own_loop(
 def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
     """Rule 1's policy check: the backend running in this thread (None: none).
 
+    Under ``"greenlet"`` it answers as under ``"thread"``: `route` re-enters the
+    loop where this task allows it, and falls back to the portal otherwise.
+
     Raises:
         LoopConflictError: a loop runs here and the policy is ``"raise"``.
-        ValueError: a loop runs here and the policy is ``"greenlet"``, which this
-            version does not provide.
+        ModuleNotFoundError: the policy is ``"greenlet"`` and greenlet is missing.
     """
     if running_asyncio_loop() is not None:
         here = "asyncio"
@@ -276,23 +279,36 @@ def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
             "directly; from sync code called by async code, move that sync code to a "
             "thread with asyncbridge.run_in_thread()"
         )
-    if policy != "thread":
-        raise ValueError(
-            "on_loop_conflict='greenlet' is not available in this version of "
-            "asyncbridge; use 'thread' or 'raise'"
-        )
+    if policy == "greenlet":
+        require_greenlet()
     return here
 
 
-def warn_blocking(what: str, here: str) -> None:
-    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*."""
-    warnings.warn(
+_NOT_PREPARED = (
+    " (on_loop_conflict='greenlet' could not re-enter it: this task was not "
+    "prepared; run it with asyncbridge.run_in_greenlet(), or create it with "
+    "asyncbridge.greenlet_task_factory)"
+)
+
+
+def warn_blocking(what: str, here: str, not_prepared: bool = False) -> None:
+    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*.
+
+    *not_prepared*: the greenlet policy applied, but this task could not re-enter.
+    In an IPython session the warning is shown once per session (see `_ipython`).
+    """
+    message = (
         f"{what} blocks the running {here} event loop of thread "
-        f"{threading.current_thread().name!r} until it returns; await the async API "
-        "instead, or offload the blocking caller with run_in_thread()",
-        LoopBlockedWarning,
-        stacklevel=user_stacklevel(),
+        f"{threading.current_thread().name!r} until it returns"
+        f"{_NOT_PREPARED if not_prepared else ''}; await the async API "
+        "instead, or offload the blocking caller with run_in_thread()"
     )
+    if "IPython" in sys.modules:
+        from ._ipython import warn_in_session  # noqa: PLC0415  (tools layer)
+
+        if warn_in_session(message):
+            return
+    warnings.warn(message, LoopBlockedWarning, stacklevel=user_stacklevel())
 
 
 def blocked_portal_error(what: str, loop: str) -> LoopConflictError:
@@ -318,6 +334,26 @@ def _portal_route(backend: str) -> Route:
     return Route(portal.handle, portal)
 
 
+def _conflict_route(
+    what: str, backend: str | None, policy: ConflictPolicy | None, here: str
+) -> Route:
+    """Rule 1: a *here* loop runs in this thread and the policy is not "raise"."""
+    greenlet = (policy or settings.on_loop_conflict) == "greenlet"
+    if greenlet and backend in {None, here}:
+        reentry = reentry_handle()  # None: this task was not prepared for re-entry
+        if reentry is not None:
+            return Route(reentry, None)
+    chosen = _portal_route(backend or here)
+    if chosen.handle.runs_here():  # type: ignore[union-attr]
+        raise LoopConflictError(
+            f"{what} was called by sync code running on the asyncbridge portal "
+            "loop itself, which would wait for itself forever; make that caller "
+            "async and await directly, or offload it with run_in_thread()"
+        )
+    warn_blocking(what, here, greenlet)
+    return chosen
+
+
 def route(
     what: str, backend: str | None, policy: ConflictPolicy | None, *, own_loop: bool
 ) -> Route:
@@ -338,15 +374,7 @@ def route(
     """
     here = check_conflict(what, policy)
     if here is not None:
-        chosen = _portal_route(backend or here)
-        if chosen.handle.runs_here():  # type: ignore[union-attr]
-            raise LoopConflictError(
-                f"{what} was called by sync code running on the asyncbridge portal "
-                "loop itself, which would wait for itself forever; make that caller "
-                "async and await directly, or offload it with run_in_thread()"
-            )
-        warn_blocking(what, here)
-        return chosen
+        return _conflict_route(what, backend, policy, here)
     parent = parent_loop()
     backend = backend or "asyncio"
     if type(parent) is BlockedPortal:
@@ -379,6 +407,8 @@ def run_sync_internal(
         handle, portal = route("run_sync()", backend, on_loop_conflict, own_loop=True)
         if handle is None:
             return _on_own_loop(target, args, kwargs, timeout)
+        if type(handle) is ReentryLoop:
+            return handle.run(target, args, kwargs, timeout)
         job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
         return run_job(job, handle, portal, timeout)
     except LoopConflictError:
