@@ -3,7 +3,8 @@
 Where a call runs, in order:
 
 1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
-   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`);
+   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`, or re-enter
+   the running loop from a task prepared for it: `_greenlet`);
 2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop
    (a worker that a portal is blocked waiting for uses a loop of its own instead);
 3. otherwise: the shared portal, or this thread's own loop under
@@ -457,8 +458,11 @@ def run_sync(
     `run_in_thread` (or of anyio/trio), it runs on the loop that thread works for.
     From a thread whose own loop is running, ``on_loop_conflict`` decides:
     ``"thread"`` runs it on the portal while this thread (and its loop) waits, with a
-    `LoopBlockedWarning`; ``"raise"`` raises `LoopConflictError`. The coroutine sees
-    a copy of the caller's contextvars.
+    `LoopBlockedWarning`; ``"raise"`` raises `LoopConflictError`; ``"greenlet"``
+    runs it on the running loop itself, in the calling task, without blocking the
+    loop, where that task was prepared (`run_in_greenlet`, `greenlet_task_factory`,
+    `GreenletInstrument`), and falls back to ``"thread"`` elsewhere. The coroutine
+    sees a copy of the caller's contextvars.
 
     Cancellation: on *timeout*, or KeyboardInterrupt while waiting, the coroutine is
     cancelled and its cleanup runs before `TimeoutError` / KeyboardInterrupt is
@@ -470,7 +474,8 @@ def run_sync(
         *args: positional arguments for the function. Use `syncify` or
             `functools.partial` for keyword arguments.
         timeout: seconds before the coroutine is cancelled (None: no limit).
-        on_loop_conflict: ``"thread"`` or ``"raise"``; default from `configure`.
+        on_loop_conflict: ``"thread"``, ``"raise"`` or ``"greenlet"``; default
+            from `configure`.
         backend: ``"asyncio"`` (default) or ``"trio"``: the portal to use. Routing
             back to a parent loop always uses that loop's own backend.
 
