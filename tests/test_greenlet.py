@@ -17,7 +17,7 @@ import pytest
 import trio
 
 import asyncbridge as ab
-from asyncbridge import _greenlet
+from asyncbridge import _backends, _greenlet
 from test_process import interrupt_when_started, run_script
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("rid", default="-")
@@ -684,7 +684,7 @@ def test_reentry_handle_unprepared_submit_refuses() -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        handle = _greenlet.ReentryLoop(ab._backends.handle_for(loop))  # type: ignore[attr-defined]
+        handle = _greenlet.ReentryLoop(_backends.handle_for(loop), None)  # type: ignore[arg-type]
         assert handle.runs_here()
         assert handle.backend == "asyncio"
         assert handle.native is loop
@@ -694,7 +694,7 @@ def test_reentry_handle_unprepared_submit_refuses() -> None:
         async def noop() -> None:
             pass
 
-        job = ab._backends.SyncJob(noop, (), None, contextvars.copy_context())  # type: ignore[attr-defined]
+        job = _backends.SyncJob(noop, (), None, contextvars.copy_context())
         with pytest.raises(ab.LoopConflictError, match="not prepared"):
             handle.submit(job)
         handle.cancel(job)

@@ -414,10 +414,11 @@ class ReentryLoop:
     the loop runs here and re-entry is impossible.
     """
 
-    __slots__ = ("inner",)
+    __slots__ = ("inner", "runner")
 
-    def __init__(self, inner: LoopHandle) -> None:
+    def __init__(self, inner: LoopHandle, runner: _Runner) -> None:
         self.inner = inner
+        self.runner = runner  # the runner it was made for (see `run`)
 
     @property
     def backend(self) -> str:
@@ -463,15 +464,19 @@ class ReentryLoop:
     ) -> Any:
         """Run a `run_sync` call inline (in a copy of the context), as it would run.
 
+        Called right after `reentry_handle` chose this handle, in its runner's task.
         *args* None means *target* is an awaitable; otherwise an async function.
         """
-        runner = current_runner()
-        assert runner is not None  # noqa: S101  (chosen by `reentry_handle` here)
         context = contextvars.copy_context()
-        aw = target if args is None else context.run(target, *args, **(kwargs or {}))
+        if args is None:
+            aw = target
+        elif kwargs:
+            aw = context.run(target, *args, **kwargs)
+        else:
+            aw = context.run(target, *args)
         if timeout is not None:
             aw = _within(aw, timeout)
-        return _reenter(runner, aw, context)
+        return _reenter(self.runner, aw, context)
 
     def __repr__(self) -> str:
         return f"<re-entry into {self.inner!r}>"
@@ -503,7 +508,7 @@ def reentry_handle(native: object | None = None) -> ReentryLoop | None:
         running = _running_native()
         if running is None:  # pragma: no cover  (a runner runs inside a loop)
             return None
-        handle = runner.handle = ReentryLoop(handle_for(running))
+        handle = runner.handle = ReentryLoop(handle_for(running), runner)
     if native is not None and handle.inner.native is not native:
         return None
     return handle

@@ -340,7 +340,7 @@ def _conflict_route(
 ) -> Route:
     """Rule 1: a *here* loop runs in this thread and the policy is not "raise"."""
     greenlet = (policy or settings.on_loop_conflict) == "greenlet"
-    if greenlet and backend in {None, here}:
+    if greenlet and (backend is None or backend == here):
         reentry = reentry_handle()  # None: this task was not prepared for re-entry
         if reentry is not None:
             return Route(reentry, None)
