@@ -26,10 +26,10 @@ import asyncio
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import _harness as h
 import greenback
 import uvloop
 
+import _harness as h
 import asyncbridge as ab
 
 if TYPE_CHECKING:
@@ -147,9 +147,7 @@ async def measure(settings: h.Settings, loop_name: str) -> list[h.Target]:
         ],
         settings,
     )
-    h.print_table(
-        f"one re-entry, coroutine done at once ({loop_name})", reentry, PEER
-    )
+    h.print_table(f"one re-entry, coroutine done at once ({loop_name})", reentry, PEER)
     targets.append(
         h.check_ratio(
             f"re-entry vs greenback ({loop_name})",
