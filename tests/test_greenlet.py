@@ -722,3 +722,70 @@ def test_run_sync_from_foreign_thread_greenlet_is_portal() -> None:
     thread.join()
     assert results[0] is not None
     assert sys.modules.get("greenlet") is greenlet
+
+
+def test_simultaneous_first_use_from_many_threads() -> None:
+    """12 threads released at once, each with its own loop, load greenlet and re-enter."""
+    proc = run_script(
+        """
+import asyncio, sys, threading, warnings
+warnings.simplefilter("error")
+import asyncbridge as ab
+assert "greenlet" not in sys.modules
+barrier = threading.Barrier(12)
+results = []
+
+async def answer():
+    await asyncio.sleep(0)
+    return 42
+
+async def main():
+    return ab.run_sync(answer, on_loop_conflict="greenlet")
+
+def worker():
+    barrier.wait()
+    results.append(asyncio.run(ab.run_in_greenlet(main)))
+
+threads = [threading.Thread(target=worker) for _ in range(12)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(results.count(42))
+"""
+    )
+    assert proc.stdout.strip() == "12", proc.stderr
+
+
+def test_pending_prepared_task_cancelled_at_loop_end() -> None:
+    """A prepared task still pending when asyncio.run ends is cancelled; its cleanup runs."""
+    proc = run_script(
+        """
+import asyncio, asyncbridge as ab
+
+async def forever(started):
+    try:
+        started.set()
+        await asyncio.sleep(60)
+    finally:
+        print("cleanup ran", flush=True)
+
+def legacy(started):
+    ab.run_sync(forever, started, on_loop_conflict="greenlet")  # waits in a re-entry
+
+async def background(started):
+    legacy(started)
+
+async def main():
+    asyncio.get_running_loop().set_task_factory(ab.greenlet_task_factory)
+    started = asyncio.Event()
+    asyncio.create_task(background(started))
+    await started.wait()
+
+asyncio.run(main())
+print("done", flush=True)
+"""
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["cleanup", "ran", "done"]
+    assert "Traceback" not in proc.stderr

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
+import threading
 import types
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 
@@ -91,7 +92,10 @@ class _GreenletModule(Protocol):
 
 
 _module: _GreenletModule | None = None
-_runner_class: type | None = None  # the `_Runner` class, made with the module
+# The `_Runner` class, made with the module. Published last: whoever sees it set
+# also sees `_module`.
+_runner_class: type | None = None
+_load_lock = threading.Lock()
 
 
 def require_greenlet() -> _GreenletModule:
@@ -100,12 +104,15 @@ def require_greenlet() -> _GreenletModule:
     Raises:
         ModuleNotFoundError: greenlet is not installed (names the extra).
     """
-    if _module is not None:
-        return _module
-    return _load()
+    if _runner_class is not None:
+        return _module  # type: ignore[return-value]  # set before _runner_class
+    with _load_lock:  # one Runner class, even for simultaneous first uses
+        if _runner_class is None:
+            _load()
+    return _module  # type: ignore[return-value]
 
 
-def _load() -> _GreenletModule:
+def _load() -> None:
     global _module, _runner_class  # noqa: PLW0603  (published once, complete)
     try:
         import greenlet  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -117,9 +124,8 @@ def _load() -> _GreenletModule:
 
         __slots__ = ("handle", "resume")
 
-    _runner_class = Runner
     _module = cast("_GreenletModule", greenlet)
-    return _module
+    _runner_class = Runner
 
 
 def current_runner() -> _Runner | None:
