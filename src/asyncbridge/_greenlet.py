@@ -35,6 +35,8 @@ import threading
 import types
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 
+from typing_extensions import TypeVarTuple
+
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._detect import running_asyncio_loop
 from ._errors import LoopConflictError
@@ -61,6 +63,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 MISSING_EXTRA: Final = (
     "on_loop_conflict='greenlet' needs the greenlet package, which is not "
@@ -213,7 +216,7 @@ def prepare(coro: Coroutine[Any, Any, T]) -> types.CoroutineType[Any, Any, T]:
     return prepared
 
 
-async def run_in_greenlet(async_fn: Callable[..., Awaitable[T]], /, *args: Any) -> T:
+async def run_in_greenlet(async_fn: Callable[[*Ts], Awaitable[T]], /, *args: *Ts) -> T:
     """Await ``async_fn(*args)`` in a task prepared for greenlet re-entry.
 
     Sync code that ``async_fn`` calls, directly or deeper, can then run async code
@@ -268,7 +271,10 @@ async def _awaiting(aw: Awaitable[T]) -> T:
 
 
 def greenlet_task_factory(
-    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], **kwargs: Any
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, T] | Generator[Any, None, T],
+    /,
+    **kwargs: Any,
 ) -> asyncio.Task[T]:
     """Create an asyncio task prepared for greenlet re-entry (a task factory).
 
@@ -306,7 +312,7 @@ def greenlet_task_factory(
     """
     if isinstance(coro, types.CoroutineType):
         coro = prepare(coro)
-    return asyncio.Task(coro, loop=loop, **kwargs)
+    return asyncio.Task(coro, loop=loop, **kwargs)  # a generator: asyncio decides
 
 
 def install_task_factory(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
@@ -318,7 +324,7 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
     require_greenlet()
     previous = loop.get_task_factory()
     if previous is None:
-        loop.set_task_factory(greenlet_task_factory)  # type: ignore[arg-type]
+        loop.set_task_factory(greenlet_task_factory)
     else:
 
         def chained(
