@@ -140,40 +140,27 @@ def tasks_of(
 
 async def measure(settings: h.Settings, loop_name: str) -> list[h.Target]:
     targets: list[h.Target] = []
-    reentry = await h.compare_async(
-        [
-            h.Competitor(OURS, ab_reentries(trivial), loop_name),
-            h.Competitor(PEER, greenback_reentries(trivial), loop_name),
-        ],
-        settings,
-    )
-    h.print_table(f"one re-entry, coroutine done at once ({loop_name})", reentry, PEER)
-    targets.append(
-        h.check_ratio(
-            f"re-entry vs greenback ({loop_name})",
-            reentry,
-            OURS,
-            PEER,
-            at_most=TARGET_VS_GREENBACK,
+    for fn, what, label in (
+        (trivial, "coroutine done at once", "re-entry"),
+        (one_hop, "one trip through the loop", "re-entry with a loop trip"),
+    ):
+        reentry = await h.compare_async(
+            [
+                h.Competitor(OURS, ab_reentries(fn), loop_name),
+                h.Competitor(PEER, greenback_reentries(fn), loop_name),
+            ],
+            settings,
         )
-    )
-    hop = await h.compare_async(
-        [
-            h.Competitor(OURS, ab_reentries(one_hop), loop_name),
-            h.Competitor(PEER, greenback_reentries(one_hop), loop_name),
-        ],
-        settings,
-    )
-    h.print_table(f"one re-entry, one trip through the loop ({loop_name})", hop, PEER)
-    targets.append(
-        h.check_ratio(
-            f"re-entry with a loop trip vs greenback ({loop_name})",
-            hop,
-            OURS,
-            PEER,
-            at_most=TARGET_VS_GREENBACK,
+        h.print_table(f"one re-entry, {what} ({loop_name})", reentry, PEER)
+        targets.append(
+            h.check_ratio(
+                f"{label} vs greenback ({loop_name})",
+                reentry,
+                OURS,
+                PEER,
+                at_most=TARGET_VS_GREENBACK,
+            )
         )
-    )
     prepare = await h.compare_async(
         [
             h.Competitor("ab.run_in_greenlet", ab_entry, loop_name),

@@ -322,46 +322,31 @@ async def test_user_timeout_error_is_not_ours(anyio_backend: object) -> None:
     assert await in_greenlet(sync_part) is raised
 
 
-def test_ctrl_c_during_reentry_runs_cleanup_asyncio() -> None:
+@pytest.mark.parametrize(
+    ("sleep", "run"),
+    [
+        ("asyncio.sleep", "asyncio.run(ab.run_in_greenlet(main))"),
+        ("trio.sleep", "trio.run(ab.run_in_greenlet, main)"),
+    ],
+    ids=["asyncio", "trio"],
+)
+def test_ctrl_c_during_reentry_runs_cleanup(sleep: str, run: str) -> None:
     """SIGINT while sync code waits in a re-entry: the coroutine's cleanup runs, Ctrl-C ends the run."""
     _, out, err = interrupt_when_started(
-        """
-import asyncio, asyncbridge as ab
+        f"""
+import asyncio, trio, asyncbridge as ab
 ab.configure(on_loop_conflict="greenlet")
 async def forever():
     try:
         print("started", flush=True)
-        await asyncio.sleep(60)
+        await {sleep}(60)
     finally:
         print("cleanup ran", flush=True)
 def legacy():
     ab.run_sync(forever)
 async def main():
     legacy()
-asyncio.run(ab.run_in_greenlet(main))
-"""
-    )
-    assert "cleanup ran" in out
-    assert "KeyboardInterrupt" in err
-
-
-def test_ctrl_c_during_reentry_runs_cleanup_trio() -> None:
-    """On trio too, SIGINT during a re-entry runs the coroutine's cleanup first."""
-    _, out, err = interrupt_when_started(
-        """
-import trio, asyncbridge as ab
-ab.configure(on_loop_conflict="greenlet")
-async def forever():
-    try:
-        print("started", flush=True)
-        await trio.sleep(60)
-    finally:
-        print("cleanup ran", flush=True)
-def legacy():
-    ab.run_sync(forever)
-async def main():
-    legacy()
-trio.run(ab.run_in_greenlet, main)
+{run}
 """
     )
     assert "cleanup ran" in out

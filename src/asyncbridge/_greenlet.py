@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import sys
 import threading
 import types
@@ -154,16 +155,29 @@ def current_runner() -> _Runner | None:
 def _run_task(coro: Coroutine[Any, Any, T]) -> T:
     """The body of a runner: step *coro*, handing each yield to the parent."""
     runner = cast("_Runner", _module.getcurrent())  # type: ignore[union-attr]
-    send, throw = coro.send, coro.throw
+    return cast("T", _forward(runner, runner, coro.send, coro.throw))
+
+
+def _forward(
+    runner: _Runner,
+    me: _Greenlet,
+    send: Callable[[Any], Any],
+    throw: Callable[[BaseException], Any],
+) -> Any:
+    """Step a coroutine by *send* / *throw*; hand each yield to the runner's parent.
+
+    *me* is the greenlet this runs in (the runner, or one started inside it): the
+    parent resumes it with what the loop sent, or throws in what the loop threw.
+    """
     value: Any = None
     error: BaseException | None = None
     while True:
         try:
             trap = send(value) if error is None else throw(error)
         except StopIteration as stop:
-            return cast("T", stop.value)
+            return stop.value
         error = None
-        runner.resume = runner
+        runner.resume = me
         try:
             value = runner.parent.switch(trap)  # type: ignore[union-attr]
         except BaseException as exc:  # thrown in by the loop: into the coroutine
@@ -385,23 +399,17 @@ class GreenletInstrument(_InstrumentBase):
 
 def _reenter(runner: _Runner, aw: Awaitable[T], context: contextvars.Context) -> T:
     """Await *aw* here, in the runner's task, each step inside *context*."""
-    me = _module.getcurrent()  # type: ignore[union-attr]
-    steps = aw if isinstance(aw, types.CoroutineType) else aw.__await__()
-    send, throw = steps.send, steps.throw
-    run = context.run
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            trap = run(send, value) if error is None else run(throw, error)
-        except StopIteration as stop:
-            return cast("T", stop.value)
-        error = None
-        runner.resume = me
-        try:
-            value = runner.parent.switch(trap)  # type: ignore[union-attr]
-        except BaseException as exc:  # thrown in by the loop: into the coroutine
-            value, error = None, exc
+    steps: Any = aw if isinstance(aw, types.CoroutineType) else aw.__await__()
+    run: Any = context.run
+    return cast(
+        "T",
+        _forward(
+            runner,
+            _module.getcurrent(),  # type: ignore[union-attr]
+            functools.partial(run, steps.send),
+            functools.partial(run, steps.throw),
+        ),
+    )
 
 
 async def _within(aw: Awaitable[T], seconds: float) -> T:
