@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import signal
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,8 +35,9 @@ class Cell:
 class Notebook:
     """A kernel client that runs cells one at a time and collects their output."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, manager: Any) -> None:
         self.client = client
+        self.manager = manager
 
     def run(self, code: str) -> Cell:
         cell = Cell()
@@ -70,7 +72,7 @@ def notebook() -> Iterator[Notebook]:
     """A fresh kernel (ipykernel, this interpreter), shut down after the test."""
     manager, client = start_new_kernel(kernel_name="python3", startup_timeout=60)
     try:
-        yield Notebook(client)
+        yield Notebook(client, manager)
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
@@ -150,6 +152,55 @@ def test_extension_lets_sync_cells_use_loop_bound_objects(notebook: Notebook) ->
     # The next cell too: every cell runs in a prepared task.
     assert notebook.ok('print(api.fetch("/again"))').stdout == "hello /again\n"
     notebook.ok("await client.aclose(); server.close(); await server.wait_closed()")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ab.run_sync(forever)",  # sync code waiting in a re-entry
+        "await forever()",  # a cell awaiting
+        "try:\n    blocking()\nfinally:\n    print('cleanup ran', flush=True)",
+    ],
+    ids=["re-entry", "await", "blocking"],
+)
+def test_interrupt_stops_cell_after_cleanup(notebook: Notebook, code: str) -> None:
+    """Interrupting the kernel stops a cell (waiting, awaiting or blocking) after its cleanup."""
+    notebook.ok("%load_ext asyncbridge")
+    notebook.ok(
+        """
+        import asyncio, time, asyncbridge as ab
+
+        async def forever():
+            try:
+                print("started", flush=True)
+                await asyncio.sleep(60)
+            finally:
+                print("cleanup ran", flush=True)
+
+        def blocking():
+            print("started", flush=True)
+            time.sleep(60)
+        """
+    )
+    client = notebook.client
+    msg_id = client.execute(code)
+    out, error = "", None
+    while True:
+        msg = client.get_iopub_msg(timeout=CELL_TIMEOUT)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            out += content["text"]
+            if content["text"] == "started\n":
+                notebook.manager.interrupt_kernel()
+        elif kind == "error":
+            error = content["ename"]
+        elif kind == "status" and content["execution_state"] == "idle":
+            break
+    assert out == "started\ncleanup ran\n"
+    assert error == "KeyboardInterrupt"
+    assert notebook.ok("print('still alive')").stdout == "still alive\n"
 
 
 def test_extension_keeps_cells_as_typed(notebook: Notebook) -> None:
@@ -267,3 +318,32 @@ def test_warning_in_session_with_extension_has_no_load_hint(
         assert _ipython.warn_in_session("blocked")
     assert str(caught[0].message) == "blocked"
     assert _ipython.warn_in_session("blocked again")  # once per session: silent
+
+
+def test_interrupt_handler_in_process(shell: InteractiveShell) -> None:
+    """During a cell, SIGINT raises where the cell's code runs, else at its await."""
+    ab.load_ipython_extension(shell)  # no loop yet: prepared at the first cell
+    extension = _ipython._loaded
+    assert extension is not None
+
+    async def other_task() -> None:
+        extension.on_sigint(signal.SIGINT, None)  # the loop runs another task
+
+    async def cell() -> None:
+        before = signal.getsignal(signal.SIGINT)  # asyncio.run's own handler
+        extension.pre_execute()
+        try:
+            assert signal.getsignal(signal.SIGINT) == extension.on_sigint
+            with pytest.raises(KeyboardInterrupt):
+                extension.on_sigint(signal.SIGINT, None)  # the cell's own code
+            task = asyncio.current_task()
+            assert task is not None
+            asyncio.get_running_loop().create_task(other_task())
+            with pytest.raises(KeyboardInterrupt):
+                await asyncio.sleep(30)  # interrupted here, not cancelled
+            assert task.cancelling() == 0
+        finally:
+            extension.post_execute()
+        assert signal.getsignal(signal.SIGINT) is before
+
+    asyncio.run(ab.run_in_greenlet(cell))

@@ -57,6 +57,7 @@ __all__ = [
     "current_runner",
     "greenlet_task_factory",
     "install_task_factory",
+    "interrupt",
     "prepare",
     "reentry_handle",
     "require_greenlet",
@@ -89,6 +90,7 @@ class _Runner(_Greenlet, Protocol):
 
     resume: _Greenlet  # the greenlet the parent switches into at the next step
     handle: ReentryLoop | None  # cached by `reentry_handle`
+    interrupt: bool  # turn the next cancellation into KeyboardInterrupt
 
 
 class _GreenletModule(Protocol):
@@ -126,7 +128,7 @@ def _load() -> None:
     class Runner(greenlet.greenlet):  # type: ignore[misc]
         """Runs one prepared task's coroutine."""
 
-        __slots__ = ("handle", "resume")
+        __slots__ = ("handle", "interrupt", "resume")
 
     _module = cast("_GreenletModule", greenlet)
     _runner_class = Runner
@@ -191,6 +193,7 @@ def _drive(coro: Coroutine[Any, Any, T]) -> Generator[Any, Any, T]:
     here = getcurrent()
     runner = cast("_Runner", _runner_class(_run_task))  # type: ignore[misc]
     runner.handle = None
+    runner.interrupt = False
     runner.resume = runner
     context = runner.gr_context = here.gr_context
     message = runner.switch(coro)
@@ -200,6 +203,8 @@ def _drive(coro: Coroutine[Any, Any, T]) -> Generator[Any, Any, T]:
             sent = yield message
         except BaseException as exc:  # thrown in by the loop (a cancellation...)
             sent, error = None, exc
+            if runner.interrupt and isinstance(exc, asyncio.CancelledError):
+                error = _interrupted(runner)
         now = getcurrent()
         if now is not here:  # stepped from another greenlet than before (eager start)
             runner.parent = here = now
@@ -214,6 +219,31 @@ def _drive(coro: Coroutine[Any, Any, T]) -> Generator[Any, Any, T]:
             message = runner.resume.throw(error)
             error = None
     return cast("T", message)
+
+
+def interrupt(task: asyncio.Task[Any], runner: _Runner) -> None:
+    """Raise KeyboardInterrupt in the prepared asyncio *task* where it awaits.
+
+    For a SIGINT handler (main thread) while the loop runs: the task is cancelled,
+    and the cancellation reaches its coroutine (or the coroutine it re-entered) as
+    KeyboardInterrupt, so cleanups run and the interrupt reaches sync code as
+    Ctrl-C would. The loop is woken, as `asyncio.Runner` does on SIGINT.
+    """
+    runner.interrupt = True
+    task.cancel()
+    task.get_loop().call_soon_threadsafe(_noop)
+
+
+def _interrupted(runner: _Runner) -> KeyboardInterrupt:
+    runner.interrupt = False
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()  # delivered as KeyboardInterrupt, not as a cancellation
+    return KeyboardInterrupt()
+
+
+def _noop() -> None:
+    pass
 
 
 async def _prepared(coro: Coroutine[Any, Any, T]) -> T:

@@ -26,17 +26,24 @@ IPython is imported lazily (by IPython itself, which calls these functions).
 from __future__ import annotations
 
 import ast
+import asyncio
+import signal
 import sys
+import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Final
 
 from ._config import configure
 from ._detect import running_asyncio_loop, user_stacklevel
 from ._errors import LoopBlockedWarning
-from ._greenlet import install_task_factory, require_greenlet
+from ._greenlet import (
+    current_runner,
+    install_task_factory,
+    interrupt,
+    require_greenlet,
+)
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Callable
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension", "warn_in_session"]
@@ -62,6 +69,8 @@ class _Extension:
         self.depth = 0  # cells running now (a cell run from inside another: 2)
         self.undo: list[Callable[[], object]] = []
         self.loop: asyncio.AbstractEventLoop | None = None  # has our task factory
+        self.cell: tuple[asyncio.Task[Any], Any] | None = None  # interruptible now
+        self.saved_handler: Any = None  # the SIGINT handler before this cell's
 
     def prepare_loop(self) -> None:
         """Install the task factory on the running loop, once."""
@@ -93,10 +102,45 @@ class _Extension:
     def pre_execute(self) -> None:
         self.depth += 1
         self.prepare_loop()  # loaded at start-up, before the kernel's loop ran
+        if self.depth == 1:
+            self.catch_interrupts()
 
     def post_execute(self) -> None:
         # Paired with pre_execute, except for empty cells (post only): never < 0.
         self.depth = max(0, self.depth - 1)
+        if self.depth == 0 and self.cell is not None:
+            signal.signal(signal.SIGINT, self.saved_handler)
+            self.cell = None
+
+    def catch_interrupts(self) -> None:
+        """Make Ctrl-C (the kernel's interrupt) stop this cell, in its task.
+
+        ipykernel runs a cell with a top-level ``await`` (each cell, with the
+        extension) under a SIGINT handler that cancels the cell's future, which
+        cannot stop sync code and, in ipykernel 7, does not stop an awaiting cell
+        either. While the cell runs, this handler takes over: KeyboardInterrupt
+        where the cell's own code runs, else delivered into the cell's task where
+        it awaits (a re-entered coroutine included), as Ctrl-C does a sync cell.
+        """
+        runner = current_runner()
+        task = asyncio.current_task() if running_asyncio_loop() else None
+        if (
+            runner is None
+            or task is None
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return
+        self.cell = (task, runner)
+        self.saved_handler = signal.signal(signal.SIGINT, self.on_sigint)
+
+    def on_sigint(self, _signum: int, _frame: object) -> None:
+        cell = self.cell
+        if cell is None:  # pragma: no cover  (the handler is removed with the cell)
+            return
+        task, runner = cell
+        if current_runner() is runner:  # the cell's own code is running
+            raise KeyboardInterrupt
+        interrupt(task, runner)
 
 
 class _Unmark(ast.NodeTransformer):
