@@ -287,8 +287,9 @@ def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
 
 _NOT_PREPARED = (
     " (on_loop_conflict='greenlet' could not re-enter it: this task was not "
-    "prepared; run it with asyncbridge.run_in_greenlet(), or create it with "
-    "asyncbridge.greenlet_task_factory)"
+    "prepared; run it with asyncbridge.run_in_greenlet(), or prepare every task "
+    "with asyncbridge.greenlet_task_factory on asyncio, "
+    "asyncbridge.GreenletInstrument() on trio)"
 )
 
 
