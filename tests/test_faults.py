@@ -537,7 +537,7 @@ async def test_gather_limited_closes_coroutines_on_bad_options(
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: ab.configure(on_loop_conflict="greenlet"),
+        lambda: ab.configure(on_loop_conflict="never"),  # type: ignore[typeddict-item]
         lambda: ab.configure(exit_grace=float("inf")),
         lambda: ab.configure(exit_grace=1e300),
         lambda: ab.configure(on_loop_conflict=[]),  # type: ignore[arg-type]
@@ -547,7 +547,7 @@ async def test_gather_limited_closes_coroutines_on_bad_options(
         lambda: ab.mixed_execution_safe(timeout=float("inf")),
     ],
     ids=[
-        "greenlet-policy",
+        "unknown-policy",
         "inf-grace",
         "huge-grace",
         "unhashable-policy",

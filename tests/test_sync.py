@@ -280,13 +280,6 @@ async def test_conflict_policy_from_configure(anyio_backend: object) -> None:
         assert ab.run_sync(add, 1, 2, on_loop_conflict="thread") == 3
 
 
-@pytest.mark.anyio
-async def test_greenlet_policy_is_refused_clearly(anyio_backend: object) -> None:
-    """The greenlet policy is not available yet and says so."""
-    with pytest.raises(ValueError, match="greenlet"):
-        ab.run_sync(add, 1, 2, on_loop_conflict="greenlet")
-
-
 def test_waiting_on_own_loop_raises_instead_of_hanging() -> None:
     """Sync code running on the portal loop that calls run_sync gets LoopConflictError."""
 

@@ -8,6 +8,7 @@ Layers (each module imports only from the layers above it):
                _pool       asyncbridge's thread pool
                _portal     background loops for sync callers
                _route      which loop a worker thread works for
+               _greenlet   greenlet re-entry into the running loop (prepared tasks)
                _executors  the executor registry; exit, fork and shutdown
                _sync       run_sync / syncify (sync → async)
                _offload    run_in_thread / asyncify (async → sync)
@@ -17,6 +18,7 @@ Layers (each module imports only from the layers above it):
                _iterators  iterator and context-manager bridges
                _dual       DualInterface, sync_twin, async_twin
                _batch      gather_limited, map_async, batch_execute
+               _ipython    the IPython extension (%load_ext asyncbridge)
     adapters   asyncbridge.adapters.perfect21 (public API only, as a user would)
 """
 
@@ -42,6 +44,11 @@ from ._errors import ExecutorShutdownError as ExecutorShutdownError
 from ._errors import LoopBlockedWarning as LoopBlockedWarning
 from ._errors import LoopConflictError as LoopConflictError
 from ._errors import RetryError as RetryError
+from ._greenlet import GreenletInstrument as GreenletInstrument
+from ._greenlet import greenlet_task_factory as greenlet_task_factory
+from ._greenlet import run_in_greenlet as run_in_greenlet
+from ._ipython import load_ipython_extension as load_ipython_extension
+from ._ipython import unload_ipython_extension as unload_ipython_extension
 from ._iterators import async_context as async_context
 from ._iterators import iterate_in_thread as iterate_in_thread
 from ._iterators import iterate_sync as iterate_sync
@@ -61,6 +68,7 @@ __all__ = [
     "DualInterface",
     "ExecutionContext",
     "ExecutorShutdownError",
+    "GreenletInstrument",
     "LoopBlockedWarning",
     "LoopConflictError",
     "OutcomeStatus",
@@ -79,17 +87,21 @@ __all__ = [
     "executors",
     "gather_limited",
     "get_context",
+    "greenlet_task_factory",
     "in_async_context",
     "is_async_callable",
     "iterate_in_thread",
     "iterate_sync",
+    "load_ipython_extension",
     "map_async",
     "mixed_execution_safe",
     "retry_testing",
     "retrying",
+    "run_in_greenlet",
     "run_in_thread",
     "run_sync",
     "sync_context",
     "sync_twin",
     "syncify",
+    "unload_ipython_extension",
 ]

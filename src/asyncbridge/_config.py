@@ -56,28 +56,28 @@ _lock = threading.Lock()
 _on_workers_change: list[Any] = []
 
 
-# The policies this version provides ("greenlet" is refused until it works).
-_AVAILABLE_POLICIES: Final = frozenset({"thread", "raise"})
+# Every policy; "greenlet" also needs the greenlet extra installed.
+_CONFLICT_POLICIES: Final = frozenset(get_args(ConflictPolicy))
 
 
 def check_conflict_policy(
     value: object, name: str = "on_loop_conflict"
 ) -> ConflictPolicy:
-    """Return *value* if it is a conflict policy this version provides.
+    """Return *value* if it is a conflict policy, else raise naming *name*.
 
     Raises:
         TypeError: *value* is not a str.
-        ValueError: an unknown policy, or ``"greenlet"``, not available yet.
+        ValueError: not a policy.
+        ModuleNotFoundError: ``"greenlet"`` without greenlet installed.
     """
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be 'thread' or 'raise', got {value!r}")
+    if not isinstance(value, str) or value not in _CONFLICT_POLICIES:
+        allowed = ", ".join(repr(p) for p in sorted(_CONFLICT_POLICIES))
+        error = ValueError if isinstance(value, str) else TypeError
+        raise error(f"{name} must be one of {allowed}, got {value!r}")
     if value == "greenlet":
-        raise ValueError(
-            f"{name}='greenlet' is not available in this version of asyncbridge; "
-            "use 'thread' or 'raise'"
-        )
-    if value not in _AVAILABLE_POLICIES:
-        raise ValueError(f"{name} must be 'thread' or 'raise', got {value!r}")
+        from ._greenlet import require_greenlet  # noqa: PLC0415  (engine layer)
+
+        require_greenlet()
     return cast("ConflictPolicy", value)
 
 

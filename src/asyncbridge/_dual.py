@@ -45,6 +45,7 @@ from typing import (
 from typing_extensions import ParamSpec
 
 from ._backends import SyncJob
+from ._config import settings
 from ._detect import (
     current_loop,
     is_async_callable,
@@ -52,6 +53,7 @@ from ._detect import (
     trio_running,
 )
 from ._errors import LoopConflictError
+from ._greenlet import reentry_handle
 from ._iterators import (
     enter_async_cm,
     enter_in_thread,
@@ -189,6 +191,10 @@ def _sync_dest(obj: object, name: str) -> Dest:
         return _claim_for_sync(obj, d, f"{_name(obj)}.{name}()")
     dest: Dest = home.dest
     if running_asyncio_loop() is not None or trio_running():
+        if settings.on_loop_conflict == "greenlet":  # at home here: re-enter the loop
+            reentry = reentry_handle(dest.native)
+            if reentry is not None:
+                return Dest(reentry, None)
         what = f"{_name(obj)}.{name}()"
         if dest.handle.runs_here():
             raise dest.self_wait_error(what, _ROLE)

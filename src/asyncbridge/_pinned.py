@@ -25,6 +25,7 @@ import anyio
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._detect import state
 from ._errors import LoopConflictError
+from ._greenlet import ReentryLoop
 from ._portal import Portal, running_portals
 from ._sync import route, run_job
 from ._waits import _chain as _chain_var
@@ -242,6 +243,8 @@ class Session:
         """
         job: SyncJob[Any] = SyncJob(target, args, None, contextvars.copy_context())
         self.last = job
+        if type(self.dest.handle) is ReentryLoop:  # inline, in the caller's task
+            return run_job(job, self.dest.handle)
         return run_job(
             job, self.dest.handle, self.dest.portal, None, self._enqueue(last)
         )

@@ -3,7 +3,8 @@
 Where a call runs, in order:
 
 1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
-   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`);
+   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`, or re-enter
+   the running loop from a task prepared for it: `_greenlet`);
 2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop;
 3. otherwise: the shared portal, or this thread's own loop under
    ``sync_loop="thread"`` (or when the portal is blocked waiting for this thread).
@@ -39,6 +40,7 @@ from ._detect import (
     user_stacklevel,
 )
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
+from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
 from ._validate import check_async_target, check_backend, check_timeout, describe
@@ -226,7 +228,10 @@ def run_job(
         LoopConflictError: the loop's thread is blocked waiting for this call.
     """
     check_not_blocked(handle, what)
-    wait = Wait(job.owner, repr(handle), sync=True, loop=current_loop())
+    # A re-entry (greenlet policy) runs the job inline while the loop runs on: not
+    # a wait that blocks this thread's loop.
+    blocks = type(handle) is not ReentryLoop
+    wait = Wait(job.owner, repr(handle), sync=blocks, loop=current_loop())
     waits = wait.begin()
     inflight = None if portal is None else portal.inflight
     try:
@@ -314,10 +319,12 @@ def _on_own_loop(
 def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
     """Rule 1's policy check: the backend running in this thread (None: none).
 
+    Under ``"greenlet"`` it answers as under ``"thread"``: `route` re-enters the
+    loop where this task allows it, and falls back to the portal otherwise.
+
     Raises:
         LoopConflictError: a loop runs here and the policy is ``"raise"``.
-        ValueError: a loop runs here and the policy is ``"greenlet"``, which this
-            version does not provide.
+        ModuleNotFoundError: the policy is ``"greenlet"`` and greenlet is missing.
     """
     if running_asyncio_loop() is not None:
         here = "asyncio"
@@ -333,23 +340,37 @@ def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
             "directly; from sync code called by async code, move that sync code to a "
             "thread with asyncbridge.run_in_thread()"
         )
-    if policy != "thread":
-        raise ValueError(
-            "on_loop_conflict='greenlet' is not available in this version of "
-            "asyncbridge; use 'thread' or 'raise'"
-        )
+    if policy == "greenlet":
+        require_greenlet()
     return here
 
 
-def warn_blocking(what: str, here: str) -> None:
-    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*."""
-    warnings.warn(
+_NOT_PREPARED = (
+    " (on_loop_conflict='greenlet' could not re-enter it: this task was not "
+    "prepared; run it with asyncbridge.run_in_greenlet(), or prepare every task "
+    "with asyncbridge.greenlet_task_factory on asyncio, "
+    "asyncbridge.GreenletInstrument() on trio)"
+)
+
+
+def warn_blocking(what: str, here: str, not_prepared: bool = False) -> None:
+    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*.
+
+    *not_prepared*: the greenlet policy applied, but this task could not re-enter.
+    In an IPython session the warning is shown once per session (see `_ipython`).
+    """
+    message = (
         f"{what} blocks the running {here} event loop of thread "
-        f"{threading.current_thread().name!r} until it returns; await the async API "
-        "instead, or offload the blocking caller with run_in_thread()",
-        LoopBlockedWarning,
-        stacklevel=user_stacklevel(),
+        f"{threading.current_thread().name!r} until it returns"
+        f"{_NOT_PREPARED if not_prepared else ''}; await the async API "
+        "instead, or offload the blocking caller with run_in_thread()"
     )
+    if "IPython" in sys.modules:
+        from ._ipython import warn_in_session  # noqa: PLC0415  (tools layer)
+
+        if warn_in_session(message):
+            return
+    warnings.warn(message, LoopBlockedWarning, stacklevel=user_stacklevel())
 
 
 class Route(NamedTuple):
@@ -368,6 +389,26 @@ def _portal_route(backend: str) -> Route:
 def _blocked(handle: LoopHandle) -> bool:
     waits = chain()
     return bool(waits) and blocked_loop_wait(handle.native, waits) is not None
+
+
+def _conflict_route(
+    what: str, backend: str | None, policy: ConflictPolicy | None, here: str
+) -> Route:
+    """Rule 1: a *here* loop runs in this thread and the policy is not "raise"."""
+    greenlet = (policy or settings.on_loop_conflict) == "greenlet"
+    if greenlet and (backend is None or backend == here):
+        reentry = reentry_handle()  # None: this task was not prepared for re-entry
+        if reentry is not None:
+            return Route(reentry, None)
+    chosen = _portal_route(backend or here)
+    if chosen.handle.runs_here():  # type: ignore[union-attr]
+        raise LoopConflictError(
+            f"{what} was called by sync code running on the asyncbridge portal "
+            "loop itself, which would wait for itself forever; make that caller "
+            "async and await directly, or offload it with run_in_thread()"
+        )
+    warn_blocking(what, here, greenlet)
+    return chosen
 
 
 def route(
@@ -396,15 +437,7 @@ def route(
     """
     here = check_conflict(what, policy)
     if here is not None:
-        chosen = _portal_route(backend or here)
-        if chosen.handle.runs_here():  # type: ignore[union-attr]
-            raise LoopConflictError(
-                f"{what} was called by sync code running on the asyncbridge portal "
-                "loop itself, which would wait for itself forever; make that caller "
-                "async and await directly, or offload it with run_in_thread()"
-            )
-        warn_blocking(what, here)
-        return chosen
+        return _conflict_route(what, backend, policy, here)
     parent = parent_loop()
     if parent is not None:
         return Route(handle_for(parent), None)
@@ -434,6 +467,8 @@ def run_sync_internal(
         handle, portal = route("run_sync()", backend, on_loop_conflict, own_loop=True)
         if handle is None:
             return _on_own_loop(target, args, kwargs, timeout)
+        if type(handle) is ReentryLoop:
+            return handle.run(target, args, kwargs, timeout)
         job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
         return run_job(job, handle, portal, timeout)
     except LoopConflictError:
@@ -482,8 +517,11 @@ def run_sync(
     `run_in_thread` (or of anyio/trio), it runs on the loop that thread works for.
     From a thread whose own loop is running, ``on_loop_conflict`` decides:
     ``"thread"`` runs it on the portal while this thread (and its loop) waits, with a
-    `LoopBlockedWarning`; ``"raise"`` raises `LoopConflictError`. The coroutine sees
-    a copy of the caller's contextvars.
+    `LoopBlockedWarning`; ``"raise"`` raises `LoopConflictError`; ``"greenlet"``
+    runs it on the running loop itself, in the calling task, without blocking the
+    loop, where that task was prepared (`run_in_greenlet`, `greenlet_task_factory`,
+    `GreenletInstrument`), and falls back to ``"thread"`` elsewhere. The coroutine
+    sees a copy of the caller's contextvars.
 
     Cancellation: on *timeout*, or KeyboardInterrupt while waiting, the coroutine is
     cancelled and its cleanup runs before `TimeoutError` / KeyboardInterrupt is
@@ -495,7 +533,8 @@ def run_sync(
         *args: positional arguments for the function. Use `syncify` or
             `functools.partial` for keyword arguments.
         timeout: seconds before the coroutine is cancelled (None: no limit).
-        on_loop_conflict: ``"thread"`` or ``"raise"``; default from `configure`.
+        on_loop_conflict: ``"thread"``, ``"raise"`` or ``"greenlet"``; default
+            from `configure`.
         backend: ``"asyncio"`` (default) or ``"trio"``: the portal to use. Routing
             back to a parent loop always uses that loop's own backend.
 

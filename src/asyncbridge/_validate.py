@@ -10,6 +10,8 @@ import functools
 import inspect
 import math
 import threading
+from inspect import CO_COROUTINE
+from types import FunctionType
 from typing import Any, Final
 
 from ._detect import is_async_callable
@@ -94,6 +96,8 @@ def check_async_target(obj: object, func: str, param: str) -> bool:
         TypeError: a coroutine already awaited or closed, a sync function (pointing
             to `async_safe`), or neither a function nor an awaitable.
     """
+    if type(obj) is FunctionType and obj.__code__.co_flags & CO_COROUTINE:
+        return False  # an `async def` function: the common case, decided at once
     if inspect.iscoroutine(obj):
         if inspect.getcoroutinestate(obj) != inspect.CORO_CREATED:
             raise TypeError(
