@@ -593,3 +593,61 @@ async def test_warning_points_at_the_users_line(anyio_backend: object) -> None:
     with pytest.warns(ab.LoopBlockedWarning) as wrapped:
         ab.syncify(add)(1, 2)
     assert [w.filename for w in [*direct, *wrapped]] == [__file__, __file__]
+
+
+def test_keyword_arguments_for_the_function_point_to_syncify() -> None:
+    """run_sync(fn, params=...) says how to pass keyword arguments, and closes nothing."""
+
+    async def get(url: str, *, params: dict[str, str]) -> str:
+        return url + str(params)
+
+    with pytest.raises(TypeError, match=r"params=\.\.\..*syncify\(fn\)"):
+        ab.run_sync(get, "u", params={"a": "b"})  # type: ignore[call-overload]
+    assert ab.syncify(get)("u", params={"a": "b"}) == "u{'a': 'b'}"
+
+
+def test_trio_code_without_backend_says_to_pass_it() -> None:
+    """trio code run on the asyncio portal: the error says backend='trio'."""
+    import trio  # noqa: PLC0415
+
+    async def uses_trio() -> int:
+        await trio.sleep(0)
+        return 1
+
+    with pytest.raises(RuntimeError, match="backend='trio'"):
+        ab.run_sync(uses_trio)
+    assert ab.run_sync(uses_trio, backend="trio") == 1
+
+
+def test_asyncio_code_on_the_trio_portal_says_so() -> None:
+    """asyncio code run on the trio portal: the error says backend='asyncio'."""
+
+    async def uses_asyncio() -> int:
+        await asyncio.sleep(0.001)
+        return 1
+
+    with pytest.raises(RuntimeError, match="backend='asyncio'"):
+        ab.run_sync(uses_asyncio, backend="trio")
+
+
+def test_warnings_name_the_decorated_function() -> None:
+    """async_safe and syncify warnings name the user's function, not run_sync()."""
+
+    @ab.async_safe
+    async def fetch_report() -> int:
+        return 1
+
+    async def fetch_async() -> int:
+        return 2
+
+    fetch = ab.syncify(fetch_async)
+
+    async def main() -> None:
+        with pytest.warns(
+            ab.LoopBlockedWarning, match=r"async_safe function .*fetch_report"
+        ):
+            fetch_report()
+        with pytest.warns(ab.LoopBlockedWarning, match=r"fetch_async\(\) \(syncify\)"):
+            fetch()
+
+    asyncio.run(main())

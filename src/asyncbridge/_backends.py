@@ -158,9 +158,35 @@ async def _drive_asyncio(job: SyncJob[Any]) -> None:
         job.cancelled = True
         job.error = exc
     except BaseException as exc:  # carried to the waiting thread, raised there
-        job.error = exc
+        job.error = _wrong_backend(exc, job, "asyncio")
     finally:
         job.finish()
+
+
+def _wrong_backend(
+    exc: BaseException, job: SyncJob[Any], backend: str
+) -> BaseException:
+    """Name the mistake when a coroutine of one library ran on the other's loop.
+
+    trio code on asyncio fails with "Task got bad yield: <class 'trio._core...'>";
+    asyncio code on trio with "no running event loop". Neither says what to do.
+    """
+    if not isinstance(exc, RuntimeError):
+        return exc
+    text = str(exc)
+    if backend == "asyncio" and "bad yield" in text and "trio" in text:
+        other = "trio"
+    elif backend == "trio" and text == "no running event loop":
+        other = "asyncio"
+    else:
+        return exc
+    error = RuntimeError(
+        f"{job.target!r} looks like {other} code, but ran on a {backend} loop "
+        f"({text}); run it with backend={other!r}, e.g. "
+        f"asyncbridge.run_sync(fn, backend={other!r})"
+    )
+    error.__cause__ = exc
+    return error
 
 
 # Bumped in a forked child: handles made before the fork are dead there (the loops
@@ -259,7 +285,7 @@ async def _drive_trio(job: SyncJob[Any]) -> None:
         job.cancelled = True
         job.error = exc
     except BaseException as exc:  # carried to the waiting thread, raised there
-        job.error = exc
+        job.error = _wrong_backend(exc, job, "trio")
     finally:
         job.finish()
 

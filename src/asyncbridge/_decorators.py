@@ -19,9 +19,7 @@ import functools
 import inspect
 import logging
 import sys
-import threading
 import types
-import warnings
 from typing import TYPE_CHECKING, Any, Concatenate, Protocol, Self, TypeVar, overload
 
 import anyio
@@ -32,14 +30,18 @@ from ._config import ConflictPolicy, check_conflict_policy
 from ._detect import (
     is_async_callable,
     mark_awaitable_result,
-    user_stacklevel,
 )
 from ._detect import running_asyncio_loop as _running_loop
-from ._errors import LoopBlockedWarning
 from ._executors import default_adapter, resolve
 from ._offload import offload, offload_blocking
-from ._sync import run_sync_internal
-from ._validate import _coroutine_error, check_async_target, check_timeout, describe
+from ._sync import run_sync_internal, warn_blocking
+from ._validate import (
+    _coroutine_error,
+    check_async_target,
+    check_timeout,
+    describe,
+    qualified_name,
+)
 from ._wrapping import PLAIN_TYPES, is_awaitable, wraps
 
 if TYPE_CHECKING:
@@ -199,12 +201,10 @@ def _run_off_loop(
     """
     name = f"mixed_execution_safe {describe(fn)}"
     here = "asyncio" if _running_loop() is not None else "trio"
-    warnings.warn(
-        f"calling {name} from a coroutine blocks the running {here} event loop of "
-        f"thread {threading.current_thread().name!r} until it returns (it runs in a "
-        "worker thread meanwhile); await its .aio(...) form instead",
-        LoopBlockedWarning,
-        stacklevel=user_stacklevel(),
+    warn_blocking(
+        f"calling the {name} from a coroutine",
+        here,
+        advice="it runs in a worker thread meanwhile; await its .aio(...) form instead",
     )
     adapter = default_adapter() if executor is None else resolve(executor)
     return offload_blocking(adapter, fn, args, kwargs, timeout, name)
@@ -403,8 +403,10 @@ class _Decorator:
 def _async_safe_of_async(
     fn: Any, timeout: float | None, policy: ConflictPolicy | None
 ) -> _Parts:
+    what = f"the async_safe function {qualified_name(fn)}()"
+
     def call(*args: Any, **kwargs: Any) -> Any:
-        return run_sync_internal(fn, args, kwargs, timeout, policy, None)
+        return run_sync_internal(fn, args, kwargs, timeout, policy, None, what)
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
         if timeout is None:
@@ -442,7 +444,8 @@ def _resolve(
     if not is_awaitable(result):
         return result
     check_async_target(result, "async_safe", f"the value {describe(fn)} returned")
-    return run_sync_internal(result, None, None, timeout, policy, None)
+    what = f"the async_safe function {qualified_name(fn)}()"
+    return run_sync_internal(result, None, None, timeout, policy, None, what)
 
 
 @overload

@@ -43,7 +43,13 @@ from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictErro
 from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
-from ._validate import check_async_target, check_backend, check_timeout, describe
+from ._validate import (
+    check_async_target,
+    check_backend,
+    check_timeout,
+    describe,
+    qualified_name,
+)
 from ._waits import Wait, blocked_loop_wait, chain, describe_chain, serve_until
 from ._waits import _chain as _chain_var
 from ._wrapping import wraps
@@ -353,17 +359,24 @@ _NOT_PREPARED = (
 )
 
 
-def warn_blocking(what: str, here: str, not_prepared: bool = False) -> None:
+_ADVICE = (
+    "await the async API instead, or offload the blocking caller with run_in_thread()"
+)
+
+
+def warn_blocking(
+    what: str, here: str, not_prepared: bool = False, advice: str = _ADVICE
+) -> None:
     """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*.
 
     *not_prepared*: the greenlet policy applied, but this task could not re-enter.
-    In an IPython session the warning is shown once per session (see `_ipython`).
+    *advice*: what to do instead. In an IPython session the warning is shown once
+    per session (see `_ipython`).
     """
     message = (
         f"{what} blocks the running {here} event loop of thread "
         f"{threading.current_thread().name!r} until it returns"
-        f"{_NOT_PREPARED if not_prepared else ''}; await the async API "
-        "instead, or offload the blocking caller with run_in_thread()"
+        f"{_NOT_PREPARED if not_prepared else ''}; {advice}"
     )
     if "IPython" in sys.modules:
         from ._ipython import warn_in_session  # noqa: PLC0415  (tools layer)
@@ -457,20 +470,22 @@ def run_sync_internal(
     timeout: float | None,
     on_loop_conflict: ConflictPolicy | None,
     backend: str | None,
+    what: str = "run_sync()",
 ) -> Any:
     """Run an already validated target by the rules in this module's docstring.
 
     *args* None means *target* is an awaitable; otherwise it is an async function
-    called on the target loop with *args* and *kwargs*.
+    called on the target loop with *args* and *kwargs*. *what* names the call in
+    warnings and errors (the user's decorated function, where there is one).
     """
     try:
-        handle, portal = route("run_sync()", backend, on_loop_conflict, own_loop=True)
+        handle, portal = route(what, backend, on_loop_conflict, own_loop=True)
         if handle is None:
             return _on_own_loop(target, args, kwargs, timeout)
         if type(handle) is ReentryLoop:
             return handle.run(target, args, kwargs, timeout)
         job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
-        return run_job(job, handle, portal, timeout)
+        return run_job(job, handle, portal, timeout, what=what)
     except LoopConflictError:
         _close(target, args)
         raise
@@ -508,6 +523,7 @@ def run_sync(
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
     backend: str | None = None,
+    **unexpected: object,
 ) -> T:
     """Run async code from sync code, anywhere, and return its result.
 
@@ -537,6 +553,8 @@ def run_sync(
             from `configure`.
         backend: ``"asyncio"`` (default) or ``"trio"``: the portal to use. Routing
             back to a parent loop always uses that loop's own backend.
+        **unexpected: refused: keyword arguments for the function go through
+            `syncify` or `functools.partial` (the TypeError says how).
 
     Returns:
         What the coroutine returned.
@@ -557,6 +575,9 @@ def run_sync(
         >>> ab.run_sync(add, 1, 2)
         3
     """
+    if unexpected:
+        _close(fn_or_awaitable, None)
+        raise _keywords_error("run_sync", "syncify", fn_or_awaitable, unexpected)
     awaitable = check_async_target(fn_or_awaitable, "run_sync", "fn_or_awaitable")
     if awaitable and args:
         _close(fn_or_awaitable, None)
@@ -577,6 +598,20 @@ def run_sync(
         timeout,
         on_loop_conflict,
         backend,
+    )
+
+
+def _keywords_error(
+    api: str, wrapper: str, fn: object, unexpected: dict[str, object]
+) -> TypeError:
+    """The error for keyword arguments given to a direct-call form."""
+    names = ", ".join(sorted(unexpected))
+    return TypeError(
+        f"{api}() passes only positional arguments to the function (its own "
+        f"options, such as timeout, are keyword-only), but got {names}=... . To "
+        f"pass keyword arguments to {describe(fn)}, wrap it: "
+        f"asyncbridge.{wrapper}(fn)(*args, {names}=...), or "
+        f"functools.partial(fn, {names}=...)"
     )
 
 
@@ -623,10 +658,12 @@ def syncify(
         check_conflict_policy(on_loop_conflict)
     check_backend(backend)
 
+    what = f"{qualified_name(async_fn)}() (syncify)"
+
     @wraps(async_fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         return run_sync_internal(  # type: ignore[no-any-return]
-            async_fn, args, kwargs, timeout, on_loop_conflict, backend
+            async_fn, args, kwargs, timeout, on_loop_conflict, backend, what
         )
 
     return wrapper

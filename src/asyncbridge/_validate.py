@@ -29,6 +29,7 @@ __all__ = [
     "check_sync_callable",
     "check_timeout",
     "describe",
+    "qualified_name",
     "unwrap_partial",
 ]
 
@@ -80,6 +81,17 @@ def check_sync_callable(obj: object, func: str, param: str = "sync_fn") -> None:
             f"{func}() runs blocking sync code in a thread, but {param} is the async "
             f"generator function {describe(obj)}; iterate it with `async for` instead"
         )
+
+
+def qualified_name(fn: object) -> str:
+    """``module.qualname`` of *fn* (partials unwrapped), for logs and messages."""
+    fn = unwrap_partial(fn)
+    qualname = getattr(fn, "__qualname__", None)
+    module = getattr(fn, "__module__", None)
+    if not isinstance(qualname, str):
+        qualname = type(fn).__qualname__
+        module = type(fn).__module__
+    return f"{module}.{qualname}" if isinstance(module, str) else qualname
 
 
 def unwrap_partial(obj: object) -> object:

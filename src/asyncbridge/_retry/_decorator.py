@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast, overload
 import anyio
 
 from asyncbridge._detect import is_async_callable
-from asyncbridge._validate import check_decorated, unwrap_partial
+from asyncbridge._validate import check_decorated, qualified_name
 from asyncbridge._wrapping import PLAIN_TYPES, is_awaitable, wraps
 
 from ._binding import Decorator, RetryDecorator, bind
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ._budget import RetryBudget
     from ._policy import Hook, RetryOn, WaitFn, WaitHint
 
-__all__ = ["async_retry", "qualified_name"]
+__all__ = ["async_retry"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,17 +40,6 @@ C = TypeVar("C")
 
 _API: Final = "async_retry"
 _UNSET: Final[Any] = object()
-
-
-def qualified_name(fn: object) -> str:
-    """``module.qualname`` of *fn*, for logs and notes (never its arguments)."""
-    fn = unwrap_partial(fn)
-    qualname = getattr(fn, "__qualname__", None)
-    module = getattr(fn, "__module__", None)
-    if not isinstance(qualname, str):
-        qualname = type(fn).__qualname__
-        module = type(fn).__module__
-    return f"{module}.{qualname}" if isinstance(module, str) else qualname
 
 
 def _wrap_async(
