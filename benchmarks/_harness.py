@@ -357,6 +357,16 @@ def ratio(results: Sequence[Result], name: str, other: str) -> float:
     return index[name].median / index[other].median
 
 
+def difference(results: Sequence[Result], name: str, other: str) -> float:
+    """Return median(name) - median(other), in seconds per call: what *name* adds.
+
+    For wrappers of the same call (decorators), where the cost added to the plain
+    call is the figure, not the ratio of the whole calls.
+    """
+    index = by_name(results)
+    return index[name].median - index[other].median
+
+
 def paired_ratio(results: Sequence[Result], name: str, other: str) -> float:
     """Return the median over rounds of round(name) / round(other).
 

@@ -1,33 +1,33 @@
 """Retry success-path overhead: asyncbridge.async_retry against tenacity, stamina, backoff.
 
 What a retry decorator costs when nothing fails, the case that runs millions of
-times. Every variant wraps the same trivial function (sync, then async) and is
-timed in this one process, rounds interleaved so a noisy moment hits them all; the
-figure is the median per-call time over the rounds, minus the plain call's
-(the baseline). Ratios are what to read: machines here are noisy.
+times. Every competitor wraps the same trivial function (sync, then async), each
+configured alike (3 attempts, exponential waits), and runs side by side in this one
+process through the shared harness (`_harness.compare` / `compare_async`:
+calibrated, interleaved rounds, medians). The figure to read is what each decorator
+*adds* to the plain call (difference of medians within the run) and how that
+compares with what asyncbridge adds: ratios, because absolute numbers on these
+machines swing by 2x between runs. Targets are judged on those ratios and printed;
+the script never fails on a figure.
 
-    .venv/bin/python benchmarks/bench_retry.py           # full run (~1 minute)
+    .venv/bin/python benchmarks/bench_retry.py           # ~1 minute
     .venv/bin/python benchmarks/bench_retry.py --quick   # smoke run: checks it runs
 
-Targets (DESIGN.md section 6 and the retry brief): overhead at least 10x less than
-tenacity's and less than backoff's, sync and async.
+Targets (DESIGN.md section 6 and the retry brief): the success-path overhead at least
+10x less than tenacity's and less than backoff's, sync and async.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import gc
 import logging
-import statistics
-import sys
-import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import backoff
 import stamina
 import tenacity
 
+import _harness as h
 import asyncbridge as ab
 
 if TYPE_CHECKING:
@@ -35,22 +35,15 @@ if TYPE_CHECKING:
 
 # ------------------------------------------------------------------ constants
 
-ROUNDS = 15  # timed rounds per variant (odd: the median is a real round)
-SYNC_CALLS = 50_000  # calls per timed round, sync variants
-ASYNC_CALLS = 20_000  # calls per timed round, async variants
-WARMUP_CALLS = 2_000  # untimed calls per variant before the first round
-
-QUICK_ROUNDS = 3
-QUICK_SYNC_CALLS = 2_000
-QUICK_ASYNC_CALLS = 1_000
-QUICK_WARMUP_CALLS = 100
-
-TENACITY_TARGET = 10.0  # our overhead must be at least this many times smaller
-BACKOFF_TARGET = 1.0  # ... and smaller than backoff's
-
+PACKAGES = ("asyncbridge", "tenacity", "stamina", "backoff")
 ATTEMPTS = 3
+PLAIN = "plain call"
 OURS = "asyncbridge.async_retry"
-BASELINE = "plain call"
+TENACITY = "tenacity.retry"
+STAMINA = "stamina.retry"
+BACKOFF = "backoff.on_exception"
+TARGET_VS_TENACITY = 10.0  # tenacity must add at least this many times more
+TARGET_VS_BACKOFF = 1.0  # ... and backoff more than we do
 
 
 # ------------------------------------------------------------------- variants
@@ -64,144 +57,125 @@ async def apayload(x: int) -> int:
     return x + 1
 
 
-def decorators() -> dict[str, Callable[[Callable[..., object]], Callable[..., object]]]:
-    """Each variant's decorator, configured alike: 3 attempts, exponential waits."""
+def decorators() -> dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    """Each competitor's decorator, configured alike: 3 attempts, exponential waits."""
     budget = ab.RetryBudget()
     return {
-        BASELINE: lambda fn: fn,
+        PLAIN: lambda fn: fn,
         OURS: ab.async_retry(max_attempts=ATTEMPTS),
         f"{OURS}(timeout=30)": ab.async_retry(max_attempts=ATTEMPTS, timeout=30),
         f"{OURS}(budget=...)": ab.async_retry(max_attempts=ATTEMPTS, budget=budget),
-        "tenacity.retry": tenacity.retry(
+        TENACITY: tenacity.retry(
             stop=tenacity.stop_after_attempt(ATTEMPTS),
             wait=tenacity.wait_exponential(multiplier=0.1, max=5),
         ),
-        "stamina.retry": stamina.retry(on=Exception, attempts=ATTEMPTS),
-        "backoff.on_exception": backoff.on_exception(
-            backoff.expo, Exception, max_tries=ATTEMPTS
-        ),
+        STAMINA: stamina.retry(on=Exception, attempts=ATTEMPTS),
+        BACKOFF: backoff.on_exception(backoff.expo, Exception, max_tries=ATTEMPTS),
     }
 
 
-# --------------------------------------------------------------------- timing
+def sync_rounds(fn: Callable[[int], object]) -> Callable[[int], None]:
+    """A round: *n* calls of ``fn(i)``."""
+
+    def run(n: int) -> None:
+        for i in range(n):
+            fn(i)
+
+    return run
 
 
-def time_sync(fn: Callable[[int], object], calls: int) -> float:
-    """Nanoseconds per call of *fn* over one round of *calls* calls."""
-    start = time.perf_counter_ns()
-    for i in range(calls):
-        fn(i)
-    return (time.perf_counter_ns() - start) / calls
+def async_rounds(fn: Callable[[int], Awaitable[object]]) -> Callable[[int], Any]:
+    """A round: *n* awaited calls of ``fn(i)``."""
 
+    async def run(n: int) -> None:
+        for i in range(n):
+            await fn(i)
 
-async def time_async(fn: Callable[[int], Awaitable[object]], calls: int) -> float:
-    """Nanoseconds per awaited call of *fn* over one round of *calls* calls."""
-    start = time.perf_counter_ns()
-    for i in range(calls):
-        await fn(i)
-    return (time.perf_counter_ns() - start) / calls
-
-
-def measure_sync(
-    variants: dict[str, Callable[[int], object]], rounds: int, calls: int, warmup: int
-) -> dict[str, float]:
-    """Median ns per call of each variant, rounds interleaved across variants."""
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for name in names:
-        time_sync(variants[name], warmup)
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            samples[name].append(time_sync(variants[name], calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-async def measure_async(
-    variants: dict[str, Callable[[int], Awaitable[object]]],
-    rounds: int,
-    calls: int,
-    warmup: int,
-) -> dict[str, float]:
-    """Median ns per awaited call of each variant, rounds interleaved."""
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for name in names:
-        await time_async(variants[name], warmup)
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            samples[name].append(await time_async(variants[name], calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return run
 
 
 # --------------------------------------------------------------------- report
 
 
-def report(kind: str, medians: dict[str, float]) -> list[str]:
-    """Print one table; return the targets missed (empty when all are met)."""
-    base = medians[BASELINE]
-    added = {name: max(value - base, 0.0) for name, value in medians.items()}
-    ours = max(added[OURS], 1e-3)  # avoid dividing by a (noisy) zero
-
-    print(f"\n{kind}: per-call cost, median of the rounds (baseline: {BASELINE})")
-    print(f"{'variant':<38} {'per call':>10} {'added':>10} {'added vs ours':>14}")
-    for name, value in medians.items():
-        if name == BASELINE:
-            print(f"{name:<38} {value / 1000:>8.3f}µs {'-':>10} {'-':>14}")
-            continue
-        ratio = added[name] / ours
-        print(
-            f"{name:<38} {value / 1000:>8.3f}µs {added[name] / 1000:>8.3f}µs "
-            f"{ratio:>13.1f}x"
-        )
-
-    missed = []
-    tenacity_ratio = added["tenacity.retry"] / ours
-    backoff_ratio = added["backoff.on_exception"] / ours
-    if tenacity_ratio < TENACITY_TARGET:
-        missed.append(f"{kind}: only {tenacity_ratio:.1f}x less than tenacity")
-    if backoff_ratio <= BACKOFF_TARGET:
-        missed.append(f"{kind}: not less than backoff ({backoff_ratio:.2f}x)")
-    print(
-        f"-> {OURS} adds {tenacity_ratio:.0f}x less than tenacity, "
-        f"{added['stamina.retry'] / ours:.0f}x less than stamina, "
-        f"{backoff_ratio:.1f}x less than backoff"
-    )
-    return missed
+def overheads(kind: str, results: list[h.Result]) -> tuple[dict[str, float], float]:
+    """Print what each competitor adds to the plain call; return it (µs) and ours."""
+    added = {
+        r.name: h.difference(results, r.name, PLAIN) * 1e6
+        for r in results
+        if r.name != PLAIN
+    }
+    ours = max(added[OURS], 1e-3)  # a noisy zero must not divide
+    print(f"## {kind}: added to the plain call (difference of medians)")
+    width = max(len(name) for name in added)
+    print(f"{'competitor':<{width}}  {'added µs':>9}  {'x ours':>8}")
+    for name, value in added.items():
+        print(f"{name:<{width}}  {value:>9.3f}  {value / ours:>7.1f}x")
+    print()
+    return added, ours
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    args, _ = parser.parse_known_args()  # run_all.py may pass options for others
-    rounds = QUICK_ROUNDS if args.quick else ROUNDS
-    sync_calls = QUICK_SYNC_CALLS if args.quick else SYNC_CALLS
-    async_calls = QUICK_ASYNC_CALLS if args.quick else ASYNC_CALLS
-    warmup = QUICK_WARMUP_CALLS if args.quick else WARMUP_CALLS
+def main() -> None:
+    args, settings = h.parse_args(__doc__.splitlines()[0])
     logging.disable(logging.CRITICAL)  # nothing fails here; keep peers quiet too
-
-    print(f"Python {sys.version.split()[0]}; {rounds} rounds; ", end="")
-    print(f"{sync_calls} sync / {async_calls} async calls per round")
+    h.print_header("retry decorators: success-path overhead", PACKAGES)
     made = decorators()
-    sync_variants = {name: deco(payload) for name, deco in made.items()}
-    async_variants = {name: deco(apayload) for name, deco in made.items()}
-    for fn in sync_variants.values():  # every variant returns the plain result
+    sync_fns = {name: deco(payload) for name, deco in made.items()}
+    async_fns = {name: deco(apayload) for name, deco in made.items()}
+    for fn in sync_fns.values():  # every competitor returns the plain result
         assert fn(1) == 2
-    gc.collect()
-    gc.disable()
-    try:
-        sync_medians = measure_sync(sync_variants, rounds, sync_calls, warmup)
-        async_medians = asyncio.run(
-            measure_async(async_variants, rounds, async_calls, warmup)  # type: ignore[arg-type]
+
+    sync_results = h.compare(
+        [h.Competitor(name, sync_rounds(fn)) for name, fn in sync_fns.items()],
+        settings,
+    )
+    h.print_table(
+        "sync function, sync caller", sync_results, PLAIN, unit="ns", scale=1e9
+    )
+    h.flush()
+    async_results = asyncio.run(
+        h.compare_async(
+            [
+                h.Competitor(name, async_rounds(fn), "asyncio")
+                for name, fn in async_fns.items()
+            ],
+            settings,
         )
-    finally:
-        gc.enable()
-    missed = report("sync", sync_medians) + report("async", async_medians)
-    if missed and not args.quick:
-        print("\nTARGETS MISSED:\n  " + "\n  ".join(missed))
-        return 1
-    print("\nall targets met" if not args.quick else "\n(quick run: not judged)")
-    return 0
+    )
+    h.print_table("async function, awaited", async_results, PLAIN, unit="ns", scale=1e9)
+    h.flush()
+
+    sync_added, sync_ours = overheads("sync", sync_results)
+    async_added, async_ours = overheads("async", async_results)
+    print("## targets (ratios of what each adds, within this run)")
+    targets = []
+    for kind, added, ours in (
+        ("sync", sync_added, sync_ours),
+        ("async", async_added, async_ours),
+    ):
+        for peer, name, limit in (
+            ("tenacity", TENACITY, TARGET_VS_TENACITY),
+            ("backoff", BACKOFF, TARGET_VS_BACKOFF),
+        ):
+            targets.append(
+                h.check_target(
+                    f"{kind}: {peer} adds / async_retry adds",
+                    added[name] / ours,
+                    at_least=limit,
+                )
+            )
+    print()
+    if settings.quick:
+        print("(quick run: figures not meaningful)")
+    h.dump_json(
+        args.json,
+        {
+            "sync": h.results_json(sync_results),
+            "async": h.results_json(async_results),
+            "added_us": {"sync": sync_added, "async": async_added},
+            "targets": [t.to_json() for t in targets],
+        },
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,4 +1,4 @@
-"""asyncbridge in two minutes: each bridge at work, and what it costs.
+"""asyncbridge in two minutes: each bridge at work, what it costs, and Perfect21 rebuilt.
 
 Run with ``make demo``. Needs only the runtime dependencies (anyio, typing-extensions).
 """
@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncbridge as ab
@@ -171,10 +174,37 @@ def dedicated_executor() -> None:
     print("executors:", dict(ab.executors.stats()))
 
 
+def perfect21() -> None:
+    heading(
+        "6. Perfect21: a workflow of sync, async and legacy agents, naive vs bridged"
+    )
+    print(
+        "(python -m asyncbridge.adapters.perfect21 run examples/perfect21/workflow.toml"
+        " --compare)",
+        flush=True,
+    )
+    workflow = Path(__file__).with_name("perfect21") / "workflow.toml"
+    subprocess.run(  # noqa: S603 - this interpreter, our own module
+        [
+            sys.executable,
+            "-m",
+            "asyncbridge.adapters.perfect21",
+            "run",
+            str(workflow),
+            "--compare",
+            "--latency",
+            "0.1",
+            "--plain",
+        ],
+        check=True,
+    )
+
+
 if __name__ == "__main__":
     sync_to_async()
     async_to_sync()
     loop_conflict()
     timeouts()
     dedicated_executor()
+    perfect21()
     print("\nDone. See docs/index.md for the guides.")

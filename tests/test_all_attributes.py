@@ -17,6 +17,8 @@ PUBLIC_MODULES = [
     "asyncbridge.instrumentation",
     "asyncbridge.integrations",
     "asyncbridge.integrations.starlette",
+    "asyncbridge.adapters.perfect21",
+    "asyncbridge.adapters.perfect21.api",
 ]
 
 

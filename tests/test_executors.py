@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+from typing import Any
 
 import anyio
 import pytest
@@ -246,3 +247,33 @@ def test_pool_rejects_bad_size() -> None:
     """A pool needs at least one worker."""
     with pytest.raises(ValueError, match="max_workers"):
         BridgePool(0)
+
+
+class _InlineSubmitter:
+    """Not an Executor: just a submit() that runs the call at once, into a Future."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def submit(self, fn: Any, /, *args: Any) -> concurrent.futures.Future[Any]:
+        self.calls += 1
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+@pytest.mark.anyio
+async def test_any_object_with_submit_is_an_executor(anyio_backend: object) -> None:
+    """An object with a submit() returning a Future works as executor=, and registered."""
+    submitter = _InlineSubmitter()
+    assert await ab.run_in_thread(abs, -3, executor=submitter) == 3  # type: ignore[arg-type]
+    ab.executors.register("inline", submitter)  # type: ignore[arg-type]
+    try:
+        assert await ab.asyncify(abs, executor="inline")(-4) == 4
+    finally:
+        ab.executors.register("inline", concurrent.futures.ThreadPoolExecutor(1))
+        ab.executors.get("inline").shutdown()
+    assert submitter.calls == 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import logging
 import sys
 import threading
@@ -516,20 +515,6 @@ def test_prometheus_hook_on_real_bridge_calls(events: list[Event]) -> None:
     )
 
 
-def test_target_names() -> None:
-    """Events name a function by module.qualname, through partials and objects."""
-
-    class Service:
-        def __call__(self) -> None:
-            pass
-
-    assert _hooks.qualified_name(functools.partial(where)) == f"{__name__}.where"
-    assert _hooks.qualified_name(Service()) == (
-        f"{__name__}.test_target_names.<locals>.Service"
-    )
-    assert _hooks.qualified_name(len) == "builtins.len"
-
-
 def test_run_in_thread_from_a_hook_is_not_reported(events: list[Event]) -> None:
     """A hook offloading work (run_in_thread from inside a hook) adds no event."""
     seen: list[Event] = []
@@ -549,3 +534,24 @@ def test_run_in_thread_from_a_hook_is_not_reported(events: list[Event]) -> None:
         ab.instrumentation.remove_hook(offloading_hook)
     assert len(seen) == 1
     assert [e.path for e in hops(events)] == ["run_in_thread:thread_pool"]
+
+
+async def test_greenlet_reentry_is_a_same_thread_hop(
+    anyio_backend: object, events: list[Event]
+) -> None:
+    """Under on_loop_conflict="greenlet" the coroutine runs on the caller's own loop."""
+
+    def sync_part() -> str:
+        return ab.run_sync(where, on_loop_conflict="greenlet")
+
+    async def main() -> str:
+        return sync_part()
+
+    loop_thread = threading.current_thread().name
+    assert await ab.run_in_greenlet(main) == loop_thread
+    [hop] = hops(events)
+    assert (hop.route, hop.caller_thread, hop.runner_thread) == (
+        "same_thread",
+        loop_thread,
+        loop_thread,
+    )

@@ -143,6 +143,70 @@ def test_fork_then_run_sync_in_child() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_fork_child_refuses_an_instance_homed_in_the_parent() -> None:
+    """After fork, a DualInterface homed on the parent's portal raises, not hangs."""
+    proc = run_script(
+        """
+        import os, asyncbridge as ab
+
+        class Client(ab.DualInterface):
+            async def ping_async(self):
+                return "pong"
+
+        client = Client()
+        print("parent", client.ping(), flush=True)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                client.ping()
+            except ab.LoopConflictError as exc:
+                print("child refused:", "parent process" in str(exc), flush=True)
+            print("child fresh", Client().ping(), flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("parent again", client.ping(), flush=True)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "parent pong",
+        "child refused: True",
+        "child fresh pong",
+        "parent again pong",
+    ]
+
+
+def test_exit_cancels_a_non_daemon_thread_waiting_in_run_sync() -> None:
+    """Exit is not held by a non-daemon thread waiting in run_sync: it is cancelled."""
+    proc = run_script(
+        """
+        import threading, anyio, asyncbridge as ab
+
+        ab.configure(exit_grace=0.2)
+        started = threading.Event()
+
+        async def forever():
+            started.set()
+            await anyio.sleep_forever()
+
+        def waiter():
+            try:
+                ab.run_sync(forever)
+            except ab.ExecutorShutdownError:
+                print("waiter cancelled at exit", flush=True)
+
+        threading.Thread(target=waiter).start()  # not a daemon
+        started.wait()
+        print("main thread done", flush=True)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "main thread done",
+        "waiter cancelled at exit",
+    ]
+
+
 def test_sigint_cancels_coroutine_then_raises() -> None:
     """Ctrl-C while run_sync waits: the coroutine's finally runs, then KeyboardInterrupt."""
     script = textwrap.dedent(

@@ -269,8 +269,8 @@ def test_the_bridge_stops_with_the_app() -> None:
     """At shutdown the lifespan shuts the bridge down: portals and pools are gone."""
     with serve(make_app()) as client:
         assert client.get("/trio-portal").json() == "asyncbridge-portal-trio"
-        assert any(backend == "trio" for backend, _, _ in running_portals())
-    assert running_portals() == []
+        assert "trio" in running_portals()
+    assert running_portals() == {}
     assert "default" not in ab.executors.stats()
 
 
@@ -279,7 +279,7 @@ def test_shutdown_false_keeps_the_bridge() -> None:
     with serve(make_app(shutdown=False)) as client:
         client.get("/trio-portal")
     try:
-        assert any(backend == "trio" for backend, _, _ in running_portals())
+        assert "trio" in running_portals()
     finally:
         ab.executors.shutdown()
 

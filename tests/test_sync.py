@@ -280,13 +280,6 @@ async def test_conflict_policy_from_configure(anyio_backend: object) -> None:
         assert ab.run_sync(add, 1, 2, on_loop_conflict="thread") == 3
 
 
-@pytest.mark.anyio
-async def test_greenlet_policy_is_refused_clearly(anyio_backend: object) -> None:
-    """The greenlet policy is not available yet and says so."""
-    with pytest.raises(ValueError, match="greenlet"):
-        ab.run_sync(add, 1, 2, on_loop_conflict="greenlet")
-
-
 def test_waiting_on_own_loop_raises_instead_of_hanging() -> None:
     """Sync code running on the portal loop that calls run_sync gets LoopConflictError."""
 
@@ -520,6 +513,35 @@ def test_debug_wait_threshold_logs_a_diagnosis(
     assert "deadlock" in caplog.text
 
 
+def test_debug_wait_threshold_logs_the_chain_of_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A long nested wait logs the chain of waits that led to it and the loop's tasks."""
+    ab.configure(debug_wait_threshold=0.01)
+    release = threading.Event()
+
+    async def stuck() -> int:
+        await anyio.to_thread.run_sync(release.wait)
+        return 1
+
+    def worker() -> int:
+        return ab.run_sync(stuck)  # back on the portal, from a pool thread
+
+    async def outer() -> int:
+        return await ab.run_in_thread(worker)
+
+    timer = threading.Timer(0.2, release.set)
+    timer.start()
+    with caplog.at_level(logging.WARNING, logger="asyncbridge"):
+        assert ab.run_sync(outer) == 1
+    timer.join()
+    me = threading.current_thread().name
+    assert f"thread {me!r} is blocked waiting for" in caplog.text
+    assert "asyncbridge-default" in caplog.text
+    assert "(this wait)" in caplog.text
+    assert "Tasks of that loop" in caplog.text
+
+
 def test_no_reference_kept_to_results() -> None:
     """The bridge keeps no reference to a returned object or a raised exception."""
 
@@ -571,3 +593,61 @@ async def test_warning_points_at_the_users_line(anyio_backend: object) -> None:
     with pytest.warns(ab.LoopBlockedWarning) as wrapped:
         ab.syncify(add)(1, 2)
     assert [w.filename for w in [*direct, *wrapped]] == [__file__, __file__]
+
+
+def test_keyword_arguments_for_the_function_point_to_syncify() -> None:
+    """run_sync(fn, params=...) says how to pass keyword arguments, and closes nothing."""
+
+    async def get(url: str, *, params: dict[str, str]) -> str:
+        return url + str(params)
+
+    with pytest.raises(TypeError, match=r"params=\.\.\..*syncify\(fn\)"):
+        ab.run_sync(get, "u", params={"a": "b"})  # type: ignore[call-overload]
+    assert ab.syncify(get)("u", params={"a": "b"}) == "u{'a': 'b'}"
+
+
+def test_trio_code_without_backend_says_to_pass_it() -> None:
+    """trio code run on the asyncio portal: the error says backend='trio'."""
+    import trio  # noqa: PLC0415
+
+    async def uses_trio() -> int:
+        await trio.sleep(0)
+        return 1
+
+    with pytest.raises(RuntimeError, match="backend='trio'"):
+        ab.run_sync(uses_trio)
+    assert ab.run_sync(uses_trio, backend="trio") == 1
+
+
+def test_asyncio_code_on_the_trio_portal_says_so() -> None:
+    """asyncio code run on the trio portal: the error says backend='asyncio'."""
+
+    async def uses_asyncio() -> int:
+        await asyncio.sleep(0.001)
+        return 1
+
+    with pytest.raises(RuntimeError, match="backend='asyncio'"):
+        ab.run_sync(uses_asyncio, backend="trio")
+
+
+def test_warnings_name_the_decorated_function() -> None:
+    """async_safe and syncify warnings name the user's function, not run_sync()."""
+
+    @ab.async_safe
+    async def fetch_report() -> int:
+        return 1
+
+    async def fetch_async() -> int:
+        return 2
+
+    fetch = ab.syncify(fetch_async)
+
+    async def main() -> None:
+        with pytest.warns(
+            ab.LoopBlockedWarning, match=r"async_safe function .*fetch_report"
+        ):
+            fetch_report()
+        with pytest.warns(ab.LoopBlockedWarning, match=r"fetch_async\(\) \(syncify\)"):
+            fetch()
+
+    asyncio.run(main())

@@ -9,14 +9,17 @@ Layers (each module imports only from the layers above it):
                _pool       asyncbridge's thread pool
                _portal     background loops for sync callers
                _route      which loop a worker thread works for
+               _greenlet   greenlet re-entry into the running loop (prepared tasks)
                _executors  the executor registry; exit, fork and shutdown
                _sync       run_sync / syncify (sync → async)
                _offload    run_in_thread / asyncify (async → sync)
-    tools      _retry, _decorators
+    tools      _retry/     async_retry, retrying, retry_testing (a package: see there)
+               _decorators
                _pinned     one loop (and one task) kept for a bridged object
                _iterators  iterator and context-manager bridges
                _dual       DualInterface, sync_twin, async_twin
                _batch      gather_limited, map_async, batch_execute
+               _ipython    the IPython extension (%load_ext asyncbridge)
                _watch      watch_loop: report the code that blocks an event loop
                _loghook, _prometheus   the built-in instrumentation hooks
     surface    instrumentation, executors (public modules); integrations.starlette
@@ -47,6 +50,12 @@ from ._errors import AsyncBridgeError as AsyncBridgeError
 from ._errors import ExecutorShutdownError as ExecutorShutdownError
 from ._errors import LoopBlockedWarning as LoopBlockedWarning
 from ._errors import LoopConflictError as LoopConflictError
+from ._errors import RetryError as RetryError
+from ._greenlet import GreenletInstrument as GreenletInstrument
+from ._greenlet import greenlet_task_factory as greenlet_task_factory
+from ._greenlet import run_in_greenlet as run_in_greenlet
+from ._ipython import load_ipython_extension as load_ipython_extension
+from ._ipython import unload_ipython_extension as unload_ipython_extension
 from ._iterators import async_context as async_context
 from ._iterators import iterate_in_thread as iterate_in_thread
 from ._iterators import iterate_sync as iterate_sync
@@ -54,7 +63,6 @@ from ._iterators import sync_context as sync_context
 from ._offload import asyncify as asyncify
 from ._offload import run_in_thread as run_in_thread
 from ._retry import RetryBudget as RetryBudget
-from ._retry import RetryError as RetryError
 from ._retry import RetryState as RetryState
 from ._retry import async_retry as async_retry
 from ._retry import retry_testing as retry_testing
@@ -69,6 +77,7 @@ __all__ = [
     "DualInterface",
     "ExecutionContext",
     "ExecutorShutdownError",
+    "GreenletInstrument",
     "LoopBlockedWarning",
     "LoopConflictError",
     "LoopWatch",
@@ -88,19 +97,23 @@ __all__ = [
     "executors",
     "gather_limited",
     "get_context",
+    "greenlet_task_factory",
     "in_async_context",
     "instrumentation",
     "is_async_callable",
     "iterate_in_thread",
     "iterate_sync",
+    "load_ipython_extension",
     "map_async",
     "mixed_execution_safe",
     "retry_testing",
     "retrying",
+    "run_in_greenlet",
     "run_in_thread",
     "run_sync",
     "sync_context",
     "sync_twin",
     "syncify",
+    "unload_ipython_extension",
     "watch_loop",
 ]

@@ -423,9 +423,13 @@ async def gather_limited(
         >>> asyncio.run(ab.gather_limited(square(2), square(3), lambda: 7, limit=2))
         [4, 9, 7]
     """
-    _check_limit(limit, "gather_limited", "limit")
-    check_bool(return_exceptions, "return_exceptions")
     items = list(awaitables_or_calls)
+    try:
+        _check_limit(limit, "gather_limited", "limit")
+        check_bool(return_exceptions, "return_exceptions", func="gather_limited")
+    except (TypeError, ValueError):
+        _close_all(items)  # none of them will run
+        raise
     runners = _prepare(items, "gather_limited", "awaitables_or_calls")
     results: list[Any] = [None] * len(items)
     run = _Run(len(items))

@@ -17,7 +17,6 @@ __all__ = ["ConflictPolicy", "Settings", "SyncLoopMode", "configure", "settings"
 ConflictPolicy = Literal["thread", "raise", "greenlet"]
 SyncLoopMode = Literal["portal", "thread"]
 
-_CONFLICT_POLICIES: Final = frozenset(get_args(ConflictPolicy))
 _SYNC_LOOP_MODES: Final = frozenset(get_args(SyncLoopMode))
 
 
@@ -57,13 +56,28 @@ _lock = threading.Lock()
 _on_workers_change: list[Any] = []
 
 
+# Every policy; "greenlet" also needs the greenlet extra installed.
+_CONFLICT_POLICIES: Final = frozenset(get_args(ConflictPolicy))
+
+
 def check_conflict_policy(
     value: object, name: str = "on_loop_conflict"
 ) -> ConflictPolicy:
-    """Return *value* if it is a conflict policy, else raise naming *name*."""
-    if value not in _CONFLICT_POLICIES:
+    """Return *value* if it is a conflict policy, else raise naming *name*.
+
+    Raises:
+        TypeError: *value* is not a str.
+        ValueError: not a policy.
+        ModuleNotFoundError: ``"greenlet"`` without greenlet installed.
+    """
+    if not isinstance(value, str) or value not in _CONFLICT_POLICIES:
         allowed = ", ".join(repr(p) for p in sorted(_CONFLICT_POLICIES))
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        error = ValueError if isinstance(value, str) else TypeError
+        raise error(f"{name} must be one of {allowed}, got {value!r}")
+    if value == "greenlet":
+        from ._greenlet import require_greenlet  # noqa: PLC0415  (engine layer)
+
+        require_greenlet()
     return cast("ConflictPolicy", value)
 
 
@@ -78,7 +92,7 @@ def _check_policy(name: str, value: object) -> ConflictPolicy:
 
 
 def _check_sync_loop(name: str, value: object) -> SyncLoopMode:
-    if value not in _SYNC_LOOP_MODES:
+    if not isinstance(value, str) or value not in _SYNC_LOOP_MODES:
         raise ValueError(f"{name} must be 'portal' or 'thread', got {value!r}")
     return cast("SyncLoopMode", value)
 

@@ -19,30 +19,29 @@ import functools
 import inspect
 import logging
 import sys
-import threading
 import types
-import warnings
-from _thread import allocate_lock
 from typing import TYPE_CHECKING, Any, Concatenate, Protocol, Self, TypeVar, overload
 
 import anyio
 from typing_extensions import ParamSpec
 
-from ._backends import ThreadJob, await_thread_job
+from ._backends import discard
 from ._config import ConflictPolicy, check_conflict_policy
 from ._detect import (
-    BlockedPortal,
     is_async_callable,
     mark_awaitable_result,
-    state,
-    user_stacklevel,
 )
 from ._detect import running_asyncio_loop as _running_loop
-from ._errors import LoopBlockedWarning
 from ._executors import default_adapter, resolve
-from ._offload import thread_context
-from ._sync import run_sync_internal
-from ._validate import _coroutine_error, check_async_target, check_timeout, describe
+from ._offload import offload, offload_blocking
+from ._sync import run_sync_internal, warn_blocking
+from ._validate import (
+    _coroutine_error,
+    check_async_target,
+    check_timeout,
+    describe,
+    qualified_name,
+)
 from ._wrapping import PLAIN_TYPES, is_awaitable, wraps
 
 if TYPE_CHECKING:
@@ -155,19 +154,6 @@ class MixedExecutionSafeDecorator(Protocol):
 _Parts = tuple[Any, Any, bool]
 
 
-def _job(
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    executor: str | Executor | None,
-) -> tuple[ThreadJob[Any], Callable[[ThreadJob[Any]], None]]:
-    """Make the thread job for ``fn(*args, **kwargs)`` and the function queueing it."""
-    adapter = default_adapter() if executor is None else resolve(executor)
-    target = functools.partial(fn, **kwargs) if kwargs else fn
-    context = thread_context() if adapter.marks_threads else None
-    return ThreadJob(target, args, context), adapter.put
-
-
 async def _in_thread(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
@@ -182,75 +168,22 @@ async def _in_thread(
     cancelled) and the thread's result is discarded; without, a cancelled caller
     waits for the thread.
     """
-    job, put = _job(fn, args, kwargs, executor)
+    adapter = default_adapter() if executor is None else resolve(executor)
     if limit is None:
-        return await await_thread_job(job, put, cancellable=False)
+        return await offload(adapter, fn, args, kwargs)
     with anyio.fail_after(limit):
-        return await await_thread_job(job, put, cancellable=True)
+        return await offload(adapter, fn, args, kwargs, cancellable=True)
 
 
 async def _await_within(aw: Awaitable[T], limit: float | None) -> T:
     if limit is None:
         return await aw
-    with anyio.fail_after(limit):
-        return await aw
-
-
-class _Waiter:
-    """The sync side of one off-loop call of `mixed_execution_safe`."""
-
-    __slots__ = ("abandoned", "done", "error", "name", "value")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.done = allocate_lock()
-        self.done.acquire()
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.abandoned = False
-
-    def deliver(self, value: object, error: BaseException | None) -> None:
-        """Receive the outcome (called in the worker thread)."""
-        self.value, self.error = value, error
-        if self.abandoned and error is not None:
-            logger.warning(
-                "mixed_execution_safe: %s raised after its caller stopped waiting",
-                self.name,
-                exc_info=error,
-            )
-            self.error = None
-        self.done.release()
-
-    def wait(self, job: ThreadJob[Any], timeout: float | None) -> Any:
-        """Block until the outcome arrives; return it or raise what was raised."""
-        try:
-            finished = self.done.acquire(
-                blocking=True, timeout=-1 if timeout is None else timeout
-            )
-        except BaseException:  # KeyboardInterrupt while waiting
-            self.abandoned = True
-            job.claim()  # withdraw it if no worker has started it yet
-            raise
-        if not finished:
-            self.abandoned = True
-            what = (
-                "it had not started yet and now never will"
-                if job.claim()
-                else "its worker thread cannot be stopped: the call runs on to its "
-                "end and its result is discarded"
-            )
-            raise TimeoutError(
-                f"{self.name} did not return within {timeout} s "
-                f"(mixed_execution_safe timeout); {what}"
-            )
-        error = self.error
-        if error is None:
-            return self.value
-        self.error = None
-        try:
-            raise error
-        finally:
-            del error
+    try:
+        with anyio.fail_after(limit):
+            return await aw
+    except BaseException:
+        discard(aw)  # never started (cancelled at once): close it
+        raise
 
 
 def _run_off_loop(
@@ -264,25 +197,17 @@ def _run_off_loop(
 
     "Clean": the thread is not marked as working for this thread's loop, so
     `run_sync` in there goes to the portal instead of waiting for the loop that is
-    blocked waiting for it.
+    blocked waiting for it (and the chain of waits refuses that loop anyway).
     """
-    name = f"{describe(fn)}"
+    name = f"mixed_execution_safe {describe(fn)}"
     here = "asyncio" if _running_loop() is not None else "trio"
-    warnings.warn(
-        f"calling the mixed_execution_safe {name} from a coroutine blocks the running "
-        f"{here} event loop of thread {threading.current_thread().name!r} until it "
-        "returns (it runs in a worker thread meanwhile); await its .aio(...) form "
-        "instead",
-        LoopBlockedWarning,
-        stacklevel=user_stacklevel(),
+    warn_blocking(
+        f"calling the {name} from a coroutine",
+        here,
+        advice="it runs in a worker thread meanwhile; await its .aio(...) form instead",
     )
-    job, put = _job(fn, args, kwargs, executor)
-    if state.is_portal:  # run_sync in the worker must not target this portal
-        job.parent = BlockedPortal(here)
-    waiter = _Waiter(name)
-    job.deliver = waiter.deliver
-    put(job)
-    return waiter.wait(job, timeout)
+    adapter = default_adapter() if executor is None else resolve(executor)
+    return offload_blocking(adapter, fn, args, kwargs, timeout, name)
 
 
 # ------------------------------------------------------------------ layout
@@ -478,8 +403,10 @@ class _Decorator:
 def _async_safe_of_async(
     fn: Any, timeout: float | None, policy: ConflictPolicy | None
 ) -> _Parts:
+    what = f"the async_safe function {qualified_name(fn)}()"
+
     def call(*args: Any, **kwargs: Any) -> Any:
-        return run_sync_internal(fn, args, kwargs, timeout, policy, None)
+        return run_sync_internal(fn, args, kwargs, timeout, policy, None, what)
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
         if timeout is None:
@@ -517,7 +444,8 @@ def _resolve(
     if not is_awaitable(result):
         return result
     check_async_target(result, "async_safe", f"the value {describe(fn)} returned")
-    return run_sync_internal(result, None, None, timeout, policy, None)
+    what = f"the async_safe function {qualified_name(fn)}()"
+    return run_sync_internal(result, None, None, timeout, policy, None, what)
 
 
 @overload

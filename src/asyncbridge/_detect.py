@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
-    "BlockedPortal",
     "ExecutionContext",
     "current_backend",
+    "current_loop",
     "get_context",
     "in_async_context",
     "is_async_callable",
@@ -42,20 +42,6 @@ running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
 _MARKER = "__asyncbridge_awaitable_result__"
 
 
-class BlockedPortal:
-    """The `state.parent` of a worker whose caller is a portal thread, blocked on it.
-
-    Blocking code called synchronously by a coroutine on a portal runs in a worker
-    while the portal waits for it (`mixed_execution_safe`). `run_sync` in that
-    worker must not target that portal: it would wait for a loop that waits for it.
-    """
-
-    __slots__ = ("backend",)
-
-    def __init__(self, backend: str) -> None:
-        self.backend = backend
-
-
 class _ThreadState(threading.local):
     """Per-thread facts asyncbridge sets and reads.
 
@@ -64,12 +50,14 @@ class _ThreadState(threading.local):
     `run_sync` in there routes back to that loop. `is_portal` marks portal threads.
     `runner` is this thread's own loop under ``sync_loop="thread"``.
     `not_foreign_worker` caches a negative answer of `_route.parent_loop()`.
+    `waits` is this thread's side of its bridge waits (`_waits.ThreadWaits`).
     """
 
     parent: object | None = None
     is_portal: bool = False
     runner: object | None = None
     not_foreign_worker: bool = False  # known not to be an anyio/trio worker thread
+    waits: Any = None
 
 
 state = _ThreadState()
@@ -101,13 +89,26 @@ def user_stacklevel() -> int:
 def trio_running() -> bool:
     """Tell whether a trio run is active in this thread."""
     # trio declares itself through sniffio's documented `thread_local.name` for the
-    # length of a run; reading it is ~10x cheaper than `trio.lowlevel.in_trio_run()`.
-    # Neither module is imported here: if trio was never imported, it is not running.
+    # length of a run (trio imports sniffio); reading it is ~10x cheaper than
+    # `trio.lowlevel.in_trio_run()`, and never touches trio itself, which another
+    # thread may be importing right now. No sniffio imported: no trio running.
     sniffio = sys.modules.get("sniffio")
-    if sniffio is not None:
-        return sniffio.thread_local.name == "trio"  # type: ignore[no-any-return]
-    trio = sys.modules.get("trio")
-    return trio is not None and bool(trio.lowlevel.in_trio_run())
+    if sniffio is None:
+        return False
+    local = getattr(sniffio, "thread_local", None)  # None: sniffio half-imported
+    return local is not None and local.name == "trio"
+
+
+def current_loop() -> object | None:
+    """The loop running in this thread: its asyncio loop or trio token (None: none)."""
+    loop = running_asyncio_loop()
+    if loop is not None:
+        return loop
+    if trio_running():
+        import trio  # noqa: PLC0415  (running, so fully imported)
+
+        return trio.lowlevel.current_trio_token()
+    return None
 
 
 def current_backend() -> Backend | None:
@@ -224,6 +225,6 @@ def get_context() -> ExecutionContext:
         backend=backend,
         loop_running=backend is not None,
         is_worker=parent is not None,
-        parent_loop=None if isinstance(parent, BlockedPortal) else parent,
+        parent_loop=parent,
         is_portal=state.is_portal,
     )

@@ -76,8 +76,13 @@ def bridge_snapshot() -> dict[str, Any]:
     """The bridge's live state, JSON-able: portals, executors, watches, hooks."""
     return {
         "portals": [
-            {"backend": backend, "thread": thread, "loop": loop_class(native)}
-            for backend, thread, native in running_portals()
+            {
+                "backend": backend,
+                "thread": portal.thread.name,
+                "loop": loop_class(portal.handle.native),
+            }
+            for backend, portal in sorted(running_portals().items())
+            if portal.handle is not None
         ],
         "executors": {
             name: dataclasses.asdict(snapshot) for name, snapshot in stats().items()

@@ -45,14 +45,15 @@ from typing import (
 from typing_extensions import ParamSpec
 
 from ._backends import SyncJob
+from ._config import settings
 from ._detect import (
-    BlockedPortal,
+    current_loop,
     is_async_callable,
     running_asyncio_loop,
-    state,
     trio_running,
 )
 from ._errors import LoopConflictError
+from ._greenlet import reentry_handle
 from ._iterators import (
     enter_async_cm,
     enter_in_thread,
@@ -63,13 +64,12 @@ from ._iterators import (
 from ._offload import run_in_thread
 from ._pinned import (
     Dest,
-    current_native,
+    ThreadSessions,
     describe_loop,
     dest_for_native,
     pick_dest,
 )
 from ._sync import (
-    blocked_portal_error,
     check_conflict,
     run_job,
     run_sync_internal,
@@ -82,7 +82,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Generator
     from types import TracebackType
 
-    from ._pinned import Session
 
 __all__ = ["AsyncTwin", "DualInterface", "SyncTwin", "async_twin", "sync_twin"]
 
@@ -191,27 +190,25 @@ def _sync_dest(obj: object, name: str) -> Dest:
     if home is None:
         return _claim_for_sync(obj, d, f"{_name(obj)}.{name}()")
     dest: Dest = home.dest
-    blocked = state.parent  # a portal waiting for this very thread?
-    portal = dest.portal
-    if type(blocked) is BlockedPortal and portal and portal.backend == blocked.backend:
-        what = f"{_name(obj)}.{name}()"
-        raise blocked_portal_error(what, dest.describe() + _ROLE)
     if running_asyncio_loop() is not None or trio_running():
+        if settings.on_loop_conflict == "greenlet":  # at home here: re-enter the loop
+            reentry = reentry_handle(dest.native)
+            if reentry is not None:
+                return Dest(reentry, None)
         what = f"{_name(obj)}.{name}()"
         if dest.handle.runs_here():
             raise dest.self_wait_error(what, _ROLE)
         here = check_conflict(what, None)
         if here is not None:
             warn_blocking(what, here)
-    loop = dest.loop
-    if loop is not None and not loop.is_running():
+    if not dest.handle.is_running():
         dest.check_running(f"{_name(obj)}.{name}()", f"{_ROLE} ({home.origin})")
     return dest
 
 
 def _async_use(obj: object, name: str) -> None:
     """Slow path of the check in every wrapped async method: claim or conflict."""
-    native = current_native()
+    native = current_loop()
     if native is None:  # driven by hand, outside any loop: nothing to compare
         return
     d = _instance_dict(obj, "DualInterface")
@@ -339,10 +336,11 @@ class SyncTwin(_Twin, Generic[S, P, T]):
         job: SyncJob[Any] = SyncJob(
             target, (obj, *args), kwargs or None, contextvars.copy_context()
         )
+        what = f"{_name(obj)}.{self.__name__}()"
         try:
-            return run_job(job, dest.handle, dest.portal)
+            return run_job(job, dest.handle, dest.portal, what=what)
         except LoopConflictError as exc:
-            if job.done.locked() and dest.handle.is_closed():  # never ran: loop gone
+            if not job.finished and dest.handle.is_closed():  # never ran: loop gone
                 raise LoopConflictError(
                     f"{_name(obj)}.{self.__name__}() needs {dest.describe()}{_ROLE}, "
                     "but that loop has finished, so nothing can run the call"
@@ -550,8 +548,9 @@ def _static(cls: type, name: str) -> Any:
 def _sync_enter(self: Any) -> Any:
     dest = _sync_dest(self, "__enter__")
     session, value = enter_async_cm(dest, self, f"{_name(self)}.__enter__()")
-    sessions = self.__dict__.setdefault(_SESSIONS, {})
-    sessions.setdefault(threading.get_ident(), []).append(session)
+    with _claim_lock:
+        sessions = self.__dict__.setdefault(_SESSIONS, ThreadSessions())
+    sessions.push(session)
     return value
 
 
@@ -561,19 +560,8 @@ def _sync_exit(
     exc: BaseException | None,
     tb: TracebackType | None,
 ) -> bool:
-    sessions: dict[int, list[Session]] = self.__dict__.get(_SESSIONS, {})
-    ident = threading.get_ident()
-    stack = sessions.get(ident)
-    if not stack:
-        raise RuntimeError(
-            f"{_name(self)}.__exit__() was called without a matching __enter__() in "
-            "this thread"
-        )
-    session = stack.pop()
-    if not stack:
-        del sessions[ident]
-        if not sessions:
-            self.__dict__.pop(_SESSIONS, None)
+    sessions: ThreadSessions = self.__dict__.get(_SESSIONS) or ThreadSessions()
+    session = sessions.pop(_name(self))
     return exit_async_cm(session, self, exc_type, exc, tb)
 
 

@@ -15,25 +15,32 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import functools
 import os
 import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from ._backends import executor_gone, forget_handles_after_fork
 from ._config import _on_workers_change, settings
 from ._detect import state
-from ._errors import ExecutorShutdownError
-from ._pool import BridgePool, forget_pools_after_fork
-from ._portal import forget_portals_after_fork, stop_portals
+from ._errors import ExecutorShutdownError, LoopConflictError
+from ._pool import BridgePool, FutureItem, forget_pools_after_fork
+from ._portal import close_portals_for_exit, forget_portals_after_fork, stop_portals
+from ._validate import check_bool
+from ._waits import chain, describe_chain, nearest_sync_wait
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from ._backends import ThreadJob
 
+T = TypeVar("T")
+
 __all__ = [
+    "SYNC_CALLER",
     "Adapter",
     "ExecutorStats",
     "dedicated",
@@ -72,12 +79,18 @@ class Adapter:
 
     __slots__ = ("_completed", "_inflight", "executor", "marks_threads", "owned")
 
-    def __init__(self, executor: concurrent.futures.Executor, *, owned: bool) -> None:
+    def __init__(
+        self,
+        executor: concurrent.futures.Executor,
+        *,
+        owned: bool,
+        in_process: bool = False,
+    ) -> None:
         self.executor = executor
         self.owned = owned  # created by asyncbridge (default pool, dedicated)
         # Thread pools run `job.run` (contextvars, worker marker); others get the
         # bare function, since it may be pickled off to another process.
-        self.marks_threads = isinstance(
+        self.marks_threads = in_process or isinstance(
             executor, BridgePool | concurrent.futures.ThreadPoolExecutor
         )
         self._inflight: set[concurrent.futures.Future[Any]] = set()
@@ -88,10 +101,19 @@ class Adapter:
 
         Raises:
             ExecutorShutdownError: the executor no longer accepts work.
+            LoopConflictError: the job needs a one-thread lane whose thread waits
+                for it in a way that cannot serve it.
         """
         executor = self.executor
         if type(executor) is BridgePool:
-            executor.put(job)
+            waits = job.waits
+            if not waits:
+                executor.put(job)
+            elif executor.lends or not _serve_on_lane(executor, job):
+                # Nested: a pool thread (of any pool) waits for it; running it
+                # frees that thread's slot, so it may take a slot lent meanwhile.
+                nested = any(w.active and w.owner.pool is not None for w in waits)
+                executor.put(job, nested=nested)
             return
         try:
             if self.marks_threads:
@@ -104,7 +126,9 @@ class Adapter:
             ) from exc
         self._inflight.add(future)
         future.add_done_callback(self._finished)
-        if not self.marks_threads:
+        if self.marks_threads:
+            future.add_done_callback(functools.partial(_dropped, job))
+        else:
             job.follow(future)
 
     def _finished(self, future: concurrent.futures.Future[Any]) -> None:
@@ -126,6 +150,92 @@ class Adapter:
         )
 
 
+def _dropped(job: ThreadJob[Any], future: concurrent.futures.Future[Any]) -> None:
+    """A foreign thread pool's future ended: fail the job if it never ran."""
+    if future.cancelled():  # by the executor's shutdown(cancel_futures=True)
+        job.abandon(executor_gone(future))
+
+
+def _serve_on_lane(lane: BridgePool, job: ThreadJob[Any]) -> bool:
+    """Hand *job* to the lane's thread if that thread waits in the job's chain.
+
+    Returns:
+        True if the lane's thread, blocked in a plain sync wait the job belongs to,
+        took it (it runs the job in the gap while it waits).
+
+    Raises:
+        LoopConflictError: the lane's thread runs (or is blocked inside) an event
+            loop that waits for the job's chain, so the job could never start
+            there (running it inside that loop's thread would nest loops).
+    """
+    for wait in reversed(job.waits):
+        if not wait.active or wait.owner.pool is not lane:
+            continue
+        if wait.sync and wait.loop is None:
+            return wait.offer(job)
+        how = "is blocked inside" if wait.sync else "runs"
+        raise LoopConflictError(
+            f"{job.fn!r} needs the one-thread executor {lane.name!r}, whose only "
+            f"thread {how} an event loop that waits for this very call, so it could "
+            "never start there: "
+            + describe_chain(job.waits, f"{job.fn!r} on {lane.name!r}")
+            + ". Await it from a loop in another thread, or call it directly there."
+        )
+    return False
+
+
+class _SyncCallerExecutor(concurrent.futures.Executor):
+    """`SYNC_CALLER`: the sync thread that waits for the calling coroutine.
+
+    Work submitted here runs on the thread blocked in `run_sync` (a sync twin,
+    `async_safe`...) whose coroutine submits it, in the gap while that thread waits;
+    nested to any depth, on the innermost such thread of the chain. Where no sync
+    thread waits for the caller, it runs on one process-wide thread (the executor
+    ``"sync_caller"``).
+    """
+
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        """Schedule ``fn(*args, **kwargs)`` on the sync caller; return a Future."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        item = FutureItem(future, fn, args, kwargs)
+        wait = nearest_sync_wait(chain())
+        if wait is None or not wait.offer(item):
+            _sync_caller_lane().put(item)
+        return future
+
+    def __repr__(self) -> str:
+        return "asyncbridge.executors.SYNC_CALLER"
+
+
+SYNC_CALLER: Final = _SyncCallerExecutor()
+
+
+class _SyncCallerAdapter(Adapter):
+    """The adapter of `SYNC_CALLER`: to the waiting sync thread, or its lane."""
+
+    __slots__ = ()
+
+    def put(self, job: ThreadJob[Any]) -> None:
+        wait = nearest_sync_wait(job.waits)
+        if wait is None or not wait.offer(job):
+            lane = _sync_caller_lane()
+            if not _serve_on_lane(lane, job):
+                lane.put(job)
+
+
+_SYNC_CALLER_ADAPTER: Final = _SyncCallerAdapter(
+    SYNC_CALLER, owned=False, in_process=True
+)
+
+
+def _sync_caller_lane() -> BridgePool:
+    pool = _lookup("sync_caller", create_lane=True).executor
+    assert isinstance(pool, BridgePool)  # noqa: S101
+    return pool
+
+
 @dataclass(slots=True)
 class _Entry:
     adapter: Adapter
@@ -135,10 +245,9 @@ class _Entry:
 
 _lock = threading.Lock()
 _entries: dict[str, _Entry] = {}
-_foreign: weakref.WeakKeyDictionary[concurrent.futures.Executor, Adapter] = (
-    weakref.WeakKeyDictionary()
-)
+_foreign: weakref.WeakKeyDictionary[object, Adapter] = weakref.WeakKeyDictionary()
 _default: Adapter | None = None  # read without the lock on every call
+_exiting = False  # set at interpreter exit: nothing new starts
 
 
 def _known_names() -> str:
@@ -154,49 +263,82 @@ def default_adapter() -> Adapter:
     return _lookup("default")
 
 
-def _lookup(name: str) -> Adapter:
+def _lookup(name: str, *, create_lane: bool = False) -> Adapter:
+    """The adapter registered under *name* (the default pool is made on first use).
+
+    With *create_lane*, an unknown name gets a new one-thread lane (`dedicated`).
+    """
     global _default  # noqa: PLW0603
     with _lock:
         entry = _entries.get(name)
         if entry is None:
-            if name != "default":
+            if _exiting:
+                raise ExecutorShutdownError(
+                    f"the executor {name!r} cannot start: the interpreter is exiting"
+                )
+            if name == "default":
+                pool = BridgePool(settings.default_workers, "default")
+                entry = _Entry(Adapter(pool, owned=True), shutdown_with_bridge=True)
+            elif create_lane:
+                pool = BridgePool(1, name, idle_timeout=None, lends=False)
+                entry = _Entry(
+                    Adapter(pool, owned=True), shutdown_with_bridge=True, dedicated=True
+                )
+            else:
                 raise ValueError(
                     f"no executor is registered under the name {name!r}; known names: "
                     f"{_known_names()} (register one with "
                     "asyncbridge.executors.register(), or use dedicated(name))"
                 )
-            pool = BridgePool(settings.default_workers, "default")
-            entry = _entries["default"] = _Entry(
-                Adapter(pool, owned=True), shutdown_with_bridge=True
-            )
+            _entries[name] = entry  # published complete, under the lock
         if name == "default":
             _default = entry.adapter
         return entry.adapter
 
 
+def _is_executor(obj: object) -> bool:
+    """A `concurrent.futures.Executor`, or any object with a `submit()` method."""
+    return isinstance(obj, concurrent.futures.Executor) or callable(
+        getattr(obj, "submit", None)
+    )
+
+
 def resolve(executor: object, param: str = "executor") -> Adapter:
-    """Turn an ``executor=`` argument (None, a name, an Executor) into an adapter.
+    """Turn an ``executor=`` argument (None, a name, an executor) into an adapter.
+
+    An executor is a `concurrent.futures.Executor`, `SYNC_CALLER`, or any object
+    with a ``submit(fn, *args)`` method returning a `concurrent.futures.Future`
+    (run in this process: it is given the call with its context and thread marker).
 
     Raises:
-        TypeError: neither None, a str nor a `concurrent.futures.Executor`.
+        TypeError: neither None, a str nor an executor.
         ValueError: an unknown name (the message lists the known ones).
     """
     if executor is None:
         return default_adapter()
     if isinstance(executor, str):
         return _lookup(executor)
-    if isinstance(executor, concurrent.futures.Executor):
+    if executor is SYNC_CALLER:
+        return _SYNC_CALLER_ADAPTER
+    if _is_executor(executor):
         for entry in list(_entries.values()):
             if entry.adapter.executor is executor:
                 return entry.adapter
-        with _lock:
-            adapter = _foreign.get(executor)
-            if adapter is None:
-                adapter = _foreign[executor] = Adapter(executor, owned=False)
-            return adapter
+        in_process = not isinstance(executor, concurrent.futures.Executor)
+        foreign: Any = executor  # an Executor, or duck-typed like one
+        try:
+            with _lock:
+                adapter = _foreign.get(foreign)
+                if adapter is None:
+                    adapter = Adapter(foreign, owned=False, in_process=in_process)
+                    _foreign[foreign] = adapter
+        except TypeError:  # not weak-referenceable: no shared statistics then
+            return Adapter(foreign, owned=False, in_process=in_process)
+        return adapter
     raise TypeError(
-        f"{param} must be None, a registered executor name or a "
-        f"concurrent.futures.Executor, got {executor!r}"
+        f"{param} must be None, a registered executor name, a "
+        f"concurrent.futures.Executor or an object with a submit() method, got "
+        f"{executor!r}"
     )
 
 
@@ -258,20 +400,21 @@ def register(
     """
     global _default  # noqa: PLW0603
     _check_name(name)
-    if not isinstance(executor, concurrent.futures.Executor):
+    if not _is_executor(executor) or executor is SYNC_CALLER:
         raise TypeError(
-            f"executor must be a concurrent.futures.Executor, got {executor!r}"
+            "executor must be a concurrent.futures.Executor (or an object with a "
+            f"submit() method), got {executor!r}"
         )
-    if not isinstance(shutdown_with_bridge, bool):
-        raise TypeError(
-            f"shutdown_with_bridge must be True or False, got {shutdown_with_bridge!r}"
-        )
+    check_bool(shutdown_with_bridge, "shutdown_with_bridge", func="register")
+    in_process = not isinstance(executor, concurrent.futures.Executor)
     with _lock:
         previous = _entries.get(name)
         if previous is not None and previous.adapter.executor is executor:
             previous.shutdown_with_bridge = shutdown_with_bridge
             return
-        _entries[name] = _Entry(Adapter(executor, owned=False), shutdown_with_bridge)
+        _entries[name] = _Entry(
+            Adapter(executor, owned=False, in_process=in_process), shutdown_with_bridge
+        )
         if name == "default":
             _default = None
     if previous is not None and previous.adapter.owned:
@@ -299,20 +442,13 @@ def dedicated(name: str) -> concurrent.futures.Executor:
         True
     """
     _check_name(name)
-    with _lock:
-        entry = _entries.get(name)
-        if entry is not None:
-            if not entry.dedicated:
-                raise ValueError(
-                    f"the name {name!r} is registered to {entry.adapter.executor!r}, "
-                    "which is not a dedicated executor; choose another name"
-                )
-            return entry.adapter.executor
-        pool = BridgePool(1, name, idle_timeout=None)
-        _entries[name] = _Entry(
-            Adapter(pool, owned=True), shutdown_with_bridge=True, dedicated=True
+    adapter = _lookup(name, create_lane=True)
+    if not isinstance(adapter.executor, BridgePool) or adapter.executor.lends:
+        raise ValueError(
+            f"the name {name!r} is registered to {adapter.executor!r}, which is not "
+            "a dedicated executor; choose another name"
         )
-        return pool
+    return adapter.executor
 
 
 def shutdown(wait: bool = True, cancel_futures: bool = False) -> None:
@@ -326,6 +462,9 @@ def shutdown(wait: bool = True, cancel_futures: bool = False) -> None:
         wait: wait for the executors' running work and threads to finish.
         cancel_futures: fail queued work that has not started instead of running it.
 
+    Raises:
+        TypeError: *wait* or *cancel_futures* is not a bool.
+
     Example:
         >>> import asyncbridge as ab
         >>> ab.executors.shutdown()
@@ -333,6 +472,8 @@ def shutdown(wait: bool = True, cancel_futures: bool = False) -> None:
         1
     """
     global _default  # noqa: PLW0603
+    check_bool(wait, "wait", func="shutdown")
+    check_bool(cancel_futures, "cancel_futures", func="shutdown")
     with _lock:
         closing = {n: e for n, e in _entries.items() if e.shutdown_with_bridge}
         for name in closing:
@@ -340,7 +481,13 @@ def shutdown(wait: bool = True, cancel_futures: bool = False) -> None:
         _default = None
     stop_portals(time.monotonic() + settings.exit_grace)
     for entry in closing.values():
-        entry.adapter.executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+        _shut(entry.adapter.executor, wait=wait, cancel_futures=cancel_futures)
+
+
+def _shut(executor: object, *, wait: bool, cancel_futures: bool) -> None:
+    shut = getattr(executor, "shutdown", None)
+    if shut is not None:
+        shut(wait=wait, cancel_futures=cancel_futures)
 
 
 def stats() -> Mapping[str, ExecutorStats]:
@@ -371,13 +518,22 @@ _on_workers_change.append(_resize_default)
 
 
 def _at_exit() -> None:
-    """Give running bridge work `exit_grace` seconds, then stop waiting for it."""
-    global _default  # noqa: PLW0603
+    """Give running bridge work `exit_grace` seconds, then stop waiting for it.
+
+    Runs when the main thread has finished, before the interpreter joins the
+    non-daemon threads (`threading`'s exit hook, which `concurrent.futures` uses
+    too): a non-daemon thread waiting in `run_sync` gets its call cancelled
+    (`ExecutorShutdownError`) instead of holding exit up. From then on, nothing new
+    starts: executors and portals refuse work.
+    """
+    global _default, _exiting  # noqa: PLW0603
     deadline = time.monotonic() + settings.exit_grace
     with _lock:
+        _exiting = True
         closing = [e for e in _entries.values() if e.shutdown_with_bridge]
         _entries.clear()
         _default = None
+    close_portals_for_exit()
     pools = [e.adapter.executor for e in closing if e.adapter.owned]
     for pool in pools:
         pool.close(cancel_queued=True)  # type: ignore[attr-defined]
@@ -386,14 +542,28 @@ def _at_exit() -> None:
         pool.join(max(0.0, deadline - time.monotonic()))  # type: ignore[attr-defined]
     for entry in closing:
         if not entry.adapter.owned:
-            entry.adapter.executor.shutdown(wait=False, cancel_futures=True)
+            _shut(entry.adapter.executor, wait=False, cancel_futures=True)
     own = state.runner
     if own is not None:
         state.runner = None
         own.close()  # type: ignore[attr-defined]
 
 
-atexit.register(_at_exit)
+def _register_exit_hook() -> None:
+    # `threading._register_atexit` runs before non-daemon threads are joined (plain
+    # `atexit` runs after, too late for a non-daemon thread waiting on the bridge).
+    # It is what `concurrent.futures` uses; fall back to `atexit` where it is gone.
+    early = getattr(threading, "_register_atexit", None)
+    if early is not None:
+        try:
+            early(_at_exit)
+        except RuntimeError:  # imported while the interpreter shuts down
+            return
+        return
+    atexit.register(_at_exit)  # pragma: no cover - CPython 3.11-3.14 have it
+
+
+_register_exit_hook()
 
 # Kept alive in a forked child so that their finalizers never touch the parent's
 # loops and threads (which the child does not have).
@@ -416,12 +586,14 @@ def _after_fork_in_child() -> None:
     _foreign.clear()
     _default = None
     forget_pools_after_fork()
+    forget_handles_after_fork()
     _inherited.extend(forget_portals_after_fork())
     if state.runner is not None:
         _inherited.append(state.runner)
         state.runner = None
     state.parent = None
     state.is_portal = False
+    state.waits = None
 
 
 if hasattr(os, "register_at_fork"):

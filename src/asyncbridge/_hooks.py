@@ -21,7 +21,6 @@ the bridge calls those make in turn, are not reported: a hook never feeds itself
 from __future__ import annotations
 
 import contextvars
-import functools
 import logging
 import threading
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 from ._detect import state
+from ._validate import qualified_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,25 +50,12 @@ __all__ = [
     "emit_retry_given_up",
     "emit_retry_scheduled",
     "get_hooks",
-    "qualified_name",
     "remove_hook",
     "trace_run_in_thread",
     "trace_run_sync",
 ]
 
 logger = logging.getLogger("asyncbridge")
-
-
-def qualified_name(obj: object) -> str:
-    """``module.qualname`` of a callable, for events and logs (never its arguments)."""
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    qualname = getattr(obj, "__qualname__", None)
-    module = getattr(obj, "__module__", None)
-    if not isinstance(qualname, str):
-        qualname = type(obj).__qualname__
-        module = type(obj).__module__
-    return f"{module}.{qualname}" if isinstance(module, str) else qualname
 
 
 def _error_name(error: BaseException | None) -> str:
@@ -88,8 +75,10 @@ class BridgeHop:
             `run_in_thread`, `asyncify`).
         route: where it ran: ``"portal"`` (the shared background loop),
             ``"parent_loop"`` (the loop a worker thread works for),
-            ``"same_thread"`` (a loop in the calling thread itself, as under
-            ``sync_loop="thread"``) or ``"thread_pool"`` (a worker thread).
+            ``"same_thread"`` (a loop in the calling thread itself: under
+            ``sync_loop="thread"``, or the running loop re-entered under
+            ``on_loop_conflict="greenlet"``) or ``"thread_pool"`` (a worker
+            thread).
         target: ``module.qualname`` of the function (never its arguments).
         caller_thread: name of the thread that made the call.
         runner_thread: name of the thread that ran the bridged code.

@@ -20,7 +20,7 @@ from ._config import ConflictPolicy, check_conflict_policy
 from ._errors import ExecutorShutdownError, LoopConflictError
 from ._executors import resolve
 from ._offload import run_in_thread
-from ._pinned import Dest, Session, pick_dest
+from ._pinned import Dest, Session, ThreadSessions, pick_dest
 from ._validate import check_backend, describe
 
 if TYPE_CHECKING:
@@ -562,7 +562,10 @@ def exit_async_cm(
 
 
 class SyncContext(Generic[T]):
-    """The context manager `sync_context` returns (reusable, and re-entrant)."""
+    """The context manager `sync_context` returns (reusable, and re-entrant).
+
+    Entered from several threads at once, each thread exits the block it entered.
+    """
 
     __slots__ = ("_acm", "_backend", "_policy", "_sessions")
 
@@ -575,12 +578,12 @@ class SyncContext(Generic[T]):
         self._acm = acm
         self._backend = backend
         self._policy = policy
-        self._sessions: list[Session] = []
+        self._sessions = ThreadSessions()
 
     def __enter__(self) -> T:
         dest = pick_dest("sync_context()", self._backend, self._policy)
         session, value = enter_async_cm(dest, self._acm, "sync_context()")
-        self._sessions.append(session)
+        self._sessions.push(session)
         return value  # type: ignore[no-any-return]
 
     def __exit__(
@@ -589,7 +592,8 @@ class SyncContext(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        return exit_async_cm(self._sessions.pop(), self._acm, exc_type, exc, tb)
+        session = self._sessions.pop("sync_context()")
+        return exit_async_cm(session, self._acm, exc_type, exc, tb)
 
 
 def sync_context(

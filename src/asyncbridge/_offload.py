@@ -4,30 +4,40 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 import sys
+import threading
 import weakref
-from types import FunctionType
+from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from typing_extensions import ParamSpec, TypeVarTuple
 
-from ._backends import ThreadJob, await_thread_job
-from ._detect import running_asyncio_loop
+from ._backends import ThreadJob, await_thread_job, discard, thread_cancellation
+from ._detect import current_loop, running_asyncio_loop
 from ._executors import Adapter, default_adapter, resolve
 from ._hooks import HOOKS, trace_run_in_thread
-from ._validate import check_bool, check_sync_callable
+from ._validate import check_bool, check_sync_callable, describe
+from ._waits import ThreadWaits, Wait, here, serve_until
 from ._wrapping import wraps
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from concurrent.futures import Executor
 
-__all__ = ["asyncify", "run_in_thread", "thread_context"]
+__all__ = [
+    "asyncify",
+    "offload",
+    "offload_blocking",
+    "run_in_thread",
+    "thread_context",
+]
 
 T = TypeVar("T")
 P = ParamSpec("P")
 Ts = TypeVarTuple("Ts")
+logger = logging.getLogger("asyncbridge")
 
 # code flags of `async def` and async generator functions (inspect.CO_COROUTINE |
 # inspect.CO_ASYNC_GENERATOR), checked on the fast path without calling inspect
@@ -53,52 +63,60 @@ def _check_limiter(limiter: object) -> anyio.CapacityLimiter | int | None:
     return limiter
 
 
+def _limit_key(sync_fn: object) -> object:
+    """What an int limiter of a direct call is keyed on: the underlying function.
+
+    `functools.partial` objects and bound methods are unwrapped, so a lambda-free
+    ``partial(fn, x=1)`` made per call (the usual way to pass keyword arguments)
+    shares one limit with every other call of ``fn``.
+
+    Raises:
+        TypeError: the callable cannot be keyed (unhashable, and not a partial or a
+            method of a hashable function).
+    """
+    key: object = sync_fn
+    while True:
+        if isinstance(key, functools.partial):
+            key = key.func
+        elif isinstance(key, MethodType):
+            key = key.__func__
+        else:
+            break
+    try:
+        hash(key)
+    except TypeError:
+        raise TypeError(
+            f"run_in_thread() cannot key an int limiter on {describe(sync_fn)} (it is "
+            "unhashable); pass an anyio.CapacityLimiter shared by the calls to limit "
+            "instead"
+        ) from None
+    return key
+
+
 class _PerLoopLimiters:
     """One `anyio.CapacityLimiter` of a fixed size per event loop, per key.
 
     anyio limiters belong to the loop they are first used on, so an int limit is
-    kept per loop: "at most N at once" holds within each loop.
+    kept per loop: "at most N at once" holds within each loop. Made under a lock:
+    simultaneous first use from several loops' threads gets one limiter each.
     """
 
     def __init__(self) -> None:
-        self._by_loop: weakref.WeakKeyDictionary[object, Any] = (
+        self._by_loop: weakref.WeakKeyDictionary[object, dict[object, Any]] = (
             weakref.WeakKeyDictionary()
         )
+        self._lock = threading.Lock()
 
     def get(self, key: object, size: int) -> anyio.CapacityLimiter:
-        loop = _current_loop()
-        per_key = self._by_loop.get(loop)
-        if per_key is None:
-            per_key = self._by_loop[loop] = _KeyedLimiters()
-        return per_key.get(key, size)
-
-
-class _KeyedLimiters:
-    def __init__(self) -> None:
-        self._weak: weakref.WeakKeyDictionary[object, anyio.CapacityLimiter] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._strong: dict[object, anyio.CapacityLimiter] = {}
-
-    def get(self, key: object, size: int) -> anyio.CapacityLimiter:
-        try:
-            store: Any = self._weak
-            limiter = store.get(key)
-        except TypeError:  # not weak-referenceable (a builtin): lives forever anyway
-            store = self._strong
-            limiter = store.get(key)
-        if limiter is None:
-            limiter = store[key] = anyio.CapacityLimiter(size)
-        return limiter  # type: ignore[no-any-return]
-
-
-def _current_loop() -> object:
-    loop = running_asyncio_loop()
-    if loop is not None:
-        return loop
-    import trio  # noqa: PLC0415  (not asyncio, so trio is running)
-
-    return trio.lowlevel.current_trio_token()
+        loop = current_loop()
+        with self._lock:
+            per_key = self._by_loop.get(loop)
+            if per_key is None:
+                per_key = self._by_loop[loop] = {}
+            limiter = per_key.get((key, size))
+            if limiter is None:
+                limiter = per_key[(key, size)] = anyio.CapacityLimiter(size)
+            return limiter
 
 
 _function_limiters = _PerLoopLimiters()
@@ -114,24 +132,130 @@ def thread_context() -> contextvars.Context:
     context = contextvars.copy_context()
     sniffio = sys.modules.get("sniffio")
     if sniffio is not None:
-        var = sniffio.current_async_library_cvar
-        if context.get(var) is not None:
+        var = getattr(sniffio, "current_async_library_cvar", None)
+        if var is not None and context.get(var) is not None:
             context.run(var.set, None)
     return context
 
 
-async def _offload(
+def _job(
     adapter: Adapter,
     sync_fn: Callable[..., T],
     args: tuple[Any, ...],
-    cancellable: bool,
-) -> T:
+    kwargs: dict[str, Any] | None,
+) -> ThreadJob[T]:
+    target = functools.partial(sync_fn, **kwargs) if kwargs else sync_fn
     context = thread_context() if adapter.marks_threads else None
     if HOOKS and context is not None:  # asyncbridge.instrumentation: report this hop
-        sync_fn = trace_run_in_thread(sync_fn)
-    return await await_thread_job(
-        ThreadJob(sync_fn, args, context), adapter.put, cancellable
-    )
+        target = trace_run_in_thread(target)
+    return ThreadJob(target, args, context)
+
+
+async def offload(
+    adapter: Adapter,
+    sync_fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    cancellable: bool = False,
+) -> T:
+    """The one async→sync path: run ``sync_fn(*args, **kwargs)`` on *adapter*.
+
+    `run_in_thread`, `asyncify` and the decorators' ``.aio`` forms all come here;
+    see `run_in_thread` for the rules.
+    """
+    job = _job(adapter, sync_fn, args, kwargs)
+    return await await_thread_job(job, adapter.put, cancellable)
+
+
+class _Outcome:
+    """What a thread job delivers to a thread blocked waiting for it."""
+
+    __slots__ = ("abandoned", "error", "finished", "name", "owner", "value")
+
+    def __init__(self, owner: ThreadWaits, name: str) -> None:
+        self.owner = owner
+        self.name = name
+        self.finished = False
+        self.abandoned = False  # the waiting thread stopped waiting
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def deliver(self, value: object, error: BaseException | None) -> None:
+        """Receive the outcome (in the worker thread) and wake the waiting thread."""
+        if self.abandoned:
+            discard(value)
+            if error is not None:
+                logger.warning(
+                    "%s raised after its caller stopped waiting",
+                    self.name,
+                    exc_info=error,
+                )
+            return
+        self.value, self.error = value, error
+        self.finished = True
+        self.owner.wake()
+
+    def result(self, fn: object) -> Any:
+        error = self.error
+        if error is None:
+            return self.value
+        self.error = None
+        if running_asyncio_loop() is not None:  # raised inside a task here
+            error = thread_cancellation(error, fn)
+        try:
+            raise error
+        finally:
+            del error
+
+
+def offload_blocking(
+    adapter: Adapter,
+    sync_fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+    timeout: float | None,
+    name: str,
+) -> T:
+    """The one sync→thread path: block this thread until a worker ran the call.
+
+    For sync code that must leave this thread (its loop is running), such as
+    `mixed_execution_safe` called from a coroutine. The worker is not marked as
+    working for this thread's loop: that loop is blocked. The wait is recorded in
+    the chain (see `_waits`), so `run_sync` in the worker refuses this loop, and
+    this thread serves work addressed to it meanwhile.
+
+    Cancellation: on *timeout* the caller gets `TimeoutError` at once; a call not
+    started yet never starts, a running one runs on and its result is discarded
+    (an exception it raises then is logged). KeyboardInterrupt likewise.
+    """
+    owner = here()
+    outcome = _Outcome(owner, name)
+    job = _job(adapter, sync_fn, args, kwargs)
+    job.deliver = outcome.deliver
+    wait = Wait(owner, f"{name} in a worker thread", sync=True, loop=current_loop())
+    wait.begin()
+    try:
+        job.join(wait)
+        adapter.put(job)
+        try:
+            finished = serve_until(outcome, owner, timeout)
+        except BaseException:  # KeyboardInterrupt while waiting
+            outcome.abandoned = True
+            job.claim()  # withdraw it if no worker has started it yet
+            raise
+    finally:
+        wait.end()
+    if not finished:
+        outcome.abandoned = True
+        what = (
+            "it had not started yet and now never will"
+            if job.claim()
+            else "its worker thread cannot be stopped: the call runs on to its end "
+            "and its result is discarded"
+        )
+        raise TimeoutError(f"{name} did not return within {timeout} s; {what}")
+    return outcome.result(sync_fn)  # type: ignore[no-any-return]
 
 
 async def run_in_thread(
@@ -162,15 +286,18 @@ async def run_in_thread(
         executor: a registered name or any `concurrent.futures.Executor` (None: the
             default pool). Thread pools get contextvars and the worker marker; other
             executors (process pools, Dask) get ``submit(sync_fn, *args)`` as is.
-        limiter: an `anyio.CapacityLimiter` shared by every call given it, or an int:
-            at most that many calls of this *sync_fn* at once (per event loop).
+        limiter: an `anyio.CapacityLimiter` shared by every call given it, or an int
+            N: at most N calls of this *sync_fn* at once (per event loop). The int
+            form is keyed on the underlying function (partials and bound methods
+            unwrapped) and on N: calls given another N share another limit.
         cancellable: release a cancelled caller at once instead of waiting.
 
     Returns:
         What *sync_fn* returned.
 
     Raises:
-        TypeError: *sync_fn* is async, a coroutine object, or not callable.
+        TypeError: *sync_fn* is async (or an async generator function), a coroutine
+            object, or not callable; an int *limiter* for an unhashable callable.
         ExecutorShutdownError: the executor has been shut down.
         Exception: whatever *sync_fn* raised, unchanged, with its traceback.
 
@@ -186,14 +313,18 @@ async def run_in_thread(
         check_bool(cancellable, "cancellable")
     adapter = default_adapter() if executor is None else resolve(executor)
     if limiter is None:
-        return await _offload(adapter, sync_fn, args, cancellable)
+        if HOOKS:  # asyncbridge.instrumentation: the reporting path (see _job)
+            return await offload(adapter, sync_fn, args, cancellable=cancellable)
+        job = ThreadJob(
+            sync_fn, args, thread_context() if adapter.marks_threads else None
+        )
+        return await await_thread_job(job, adapter.put, cancellable)
     checked = _check_limiter(limiter)
     if isinstance(checked, int):
-        key = getattr(sync_fn, "__func__", sync_fn)
-        checked = _function_limiters.get(key, checked)
+        checked = _function_limiters.get(_limit_key(sync_fn), checked)
     assert checked is not None  # noqa: S101
     async with checked:
-        return await _offload(adapter, sync_fn, args, cancellable)
+        return await offload(adapter, sync_fn, args, cancellable=cancellable)
 
 
 def asyncify(
@@ -239,17 +370,18 @@ def asyncify(
     @wraps(sync_fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         adapter = default_adapter() if executor is None else resolve(executor)
-        fn: Callable[..., T] = (
-            functools.partial(sync_fn, **kwargs) if kwargs else sync_fn
-        )
         if checked is None:
-            return await _offload(adapter, fn, args, cancellable)
+            return await offload(
+                adapter, sync_fn, args, kwargs, cancellable=cancellable
+            )
         limiter_now = (
             checked
             if isinstance(checked, anyio.CapacityLimiter)
             else per_loop.get(wrapper, checked)  # type: ignore[union-attr]
         )
         async with limiter_now:
-            return await _offload(adapter, fn, args, cancellable)
+            return await offload(
+                adapter, sync_fn, args, kwargs, cancellable=cancellable
+            )
 
     return wrapper

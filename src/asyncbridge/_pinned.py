@@ -16,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from . import _portal
 from ._backends import LoopHandle, SyncJob, handle_for
-from ._detect import running_asyncio_loop, state, trio_running
+from ._detect import state
 from ._errors import LoopConflictError
-from ._portal import Portal, portal_for
+from ._greenlet import ReentryLoop
+from ._portal import Portal, running_portals
 from ._sync import route, run_job
+from ._waits import _chain as _chain_var
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -36,25 +38,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Dest",
     "Session",
-    "current_native",
+    "ThreadSessions",
     "describe_loop",
     "dest_for_native",
     "pick_dest",
 ]
 
 logger = logging.getLogger("asyncbridge")
-
-
-def current_native() -> object | None:
-    """The running asyncio loop or trio token of this thread (None: no loop runs)."""
-    loop = running_asyncio_loop()
-    if loop is not None:
-        return loop
-    if trio_running():
-        import trio  # noqa: PLC0415  (running, so imported)
-
-        return trio.lowlevel.current_trio_token()
-    return None
 
 
 def describe_loop(native: object, portal: Portal | None = None) -> str:
@@ -95,12 +85,20 @@ class Dest:
         )
 
     def check_running(self, what: str, role: str = "") -> None:
-        """Raise LoopConflictError if this asyncio loop is closed or not running."""
-        loop = self.loop
-        if loop is not None and not loop.is_running():
-            how = "closed" if loop.is_closed() else "not running"
+        """Raise LoopConflictError if this loop is closed or not running."""
+        handle = self.handle
+        if handle.forked:
             raise LoopConflictError(
-                f"{what} needs {self.describe()}{role}, but that loop is {how}, so "
+                f"{what} needs {self.describe()}{role}, which belongs to the parent "
+                "process: it was in use before os.fork(), and its thread does not "
+                "exist here; create the object again in the child"
+            )
+        if not handle.is_running():
+            how = "is not running"
+            if handle.is_closed():
+                how = "is closed" if handle.backend == "asyncio" else "has finished"
+            raise LoopConflictError(
+                f"{what} needs {self.describe()}{role}, but that loop {how}, so "
                 "nothing would ever run the call"
             )
 
@@ -126,17 +124,11 @@ class Dest:
         return run_job(job, self.handle, self.portal)
 
 
-def _portal_dest(backend: str) -> Dest:
-    portal = portal_for(backend)
-    assert portal.handle is not None  # noqa: S101  (set before portal_for returns)
-    return Dest(portal.handle, portal)
-
-
 def dest_for_native(native: object) -> Dest:
     """The `Dest` of a running loop given by its asyncio loop or trio token."""
     if state.is_portal:  # this thread is a portal: keep its shutdown bookkeeping
         backend = "asyncio" if isinstance(native, asyncio.AbstractEventLoop) else "trio"
-        portal = _portal._portals.get(backend)  # never start one here
+        portal = running_portals().get(backend)  # never start one here
         handle = None if portal is None else portal.handle
         if handle is not None and handle.native is native:
             return Dest(handle, portal)
@@ -157,6 +149,48 @@ def pick_dest(what: str, backend: str | None, policy: ConflictPolicy | None) -> 
 # ------------------------------------------------------------------ sessions
 
 
+class ThreadSessions:
+    """The open `with` blocks of one bridged object, kept per thread.
+
+    An object entered from several threads at once (each with its own session) is
+    exited, in each thread, in the session that thread entered: a stack per thread.
+    """
+
+    __slots__ = ("_lock", "_stacks")
+
+    def __init__(self) -> None:
+        self._stacks: dict[int, list[Session]] = {}
+        self._lock = threading.Lock()
+
+    def push(self, session: Session) -> None:
+        """Record *session* as the calling thread's innermost open block."""
+        with self._lock:
+            self._stacks.setdefault(threading.get_ident(), []).append(session)
+
+    def pop(self, what: str) -> Session:
+        """Take the calling thread's innermost open block.
+
+        Raises:
+            RuntimeError: this thread has no open block (``__exit__`` without
+                ``__enter__`` in this thread).
+        """
+        ident = threading.get_ident()
+        with self._lock:
+            stack = self._stacks.get(ident)
+            if not stack:
+                raise RuntimeError(
+                    f"{what}.__exit__() was called without a matching __enter__() in "
+                    "this thread"
+                )
+            session = stack.pop()
+            if not stack:
+                del self._stacks[ident]
+            return session
+
+    def __bool__(self) -> bool:
+        return bool(self._stacks)
+
+
 async def _run_step(job: SyncJob[Any]) -> None:
     """Run one step inside the session's task, as `_backends` runs a whole job.
 
@@ -172,7 +206,7 @@ async def _run_step(job: SyncJob[Any]) -> None:
         job.error = exc
     finally:
         job.task = job.scope = None
-        job.done.release()
+        job.finish()
 
 
 class Session:
@@ -209,6 +243,8 @@ class Session:
         """
         job: SyncJob[Any] = SyncJob(target, args, None, contextvars.copy_context())
         self.last = job
+        if type(self.dest.handle) is ReentryLoop:  # inline, in the caller's task
+            return run_job(job, self.dest.handle)
         return run_job(
             job, self.dest.handle, self.dest.portal, None, self._enqueue(last)
         )
@@ -269,6 +305,8 @@ class Session:
                 self._wakeup = None
                 job, last = queue.popleft()
                 job.task, job.scope = host.task, host.scope
+                # Steps run in this one task; each sees its caller's chain of waits.
+                _chain_var.set(job.context.get(_chain_var, ()))
                 if job.cancel_requested:  # asked before the step started
                     (host.task or host.scope).cancel()  # type: ignore[union-attr]
                 await _run_step(job)
@@ -305,4 +343,4 @@ def _fail(job: SyncJob[Any]) -> None:
     job.error = LoopConflictError(
         "the task this call needed has ended (its event loop is shutting down)"
     )
-    job.done.release()
+    job.finish()

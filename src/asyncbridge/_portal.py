@@ -17,11 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from ._backends import AsyncioLoop, LoopHandle, SyncJob, TrioLoop
 from ._detect import state
+from ._errors import ExecutorShutdownError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Portal", "new_event_loop", "portal_for", "running_portals", "stop_portals"]
+__all__ = [
+    "Portal",
+    "close_portals_for_exit",
+    "new_event_loop",
+    "portal_for",
+    "running_portals",
+    "stop_portals",
+]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -145,35 +153,44 @@ class Portal:
 
 _portals: dict[str, Portal] = {}
 _lock = threading.Lock()
+_exiting = False
 
 
 def portal_for(backend: str) -> Portal:
-    """Return the running portal for *backend*, starting it on first use."""
+    """Return the running portal for *backend*, starting it on first use.
+
+    A portal is published to other threads only once its loop runs (so its handle
+    is set): any number of threads may ask at once.
+
+    Raises:
+        ExecutorShutdownError: the interpreter is exiting (no portal starts then).
+    """
     portal = _portals.get(backend)
     if portal is not None:
         return portal
     with _lock:
         portal = _portals.get(backend)
         if portal is None:
+            if _exiting:
+                raise ExecutorShutdownError(
+                    f"the asyncbridge {backend} portal cannot start: the interpreter "
+                    "is exiting"
+                )
             portal = Portal(backend)
-            _portals[backend] = portal
             portal.start()
+            _portals[backend] = portal
         return portal
 
 
-def running_portals() -> list[tuple[str, str, object]]:
-    """Return ``(backend, thread name, loop)`` for each running portal; start none.
+def running_portals() -> dict[str, Portal]:
+    """The portals running now, by backend (never starts one)."""
+    return dict(_portals)
 
-    ``loop`` is the asyncio loop, or the trio token. Read-only, for diagnostics
-    (``python -m asyncbridge doctor``, the Starlette stats route).
-    """
-    with _lock:
-        portals = list(_portals.values())
-    return [
-        (p.backend, p.thread.name, p.handle.native)
-        for p in portals
-        if p.handle is not None
-    ]
+
+def close_portals_for_exit() -> None:
+    """At interpreter exit: no portal starts any more."""
+    global _exiting  # noqa: PLW0603
+    _exiting = True
 
 
 def stop_portals(deadline: float) -> None:
@@ -187,8 +204,10 @@ def stop_portals(deadline: float) -> None:
         portals = list(_portals.values())
         _portals.clear()
     reserve = min(1.0, max(0.0, deadline - time.monotonic()) / 4)
+    me = threading.current_thread()
     for portal in portals:
-        portal.drain(deadline - reserve)
+        if portal.thread is not me:  # called on a portal: its loop waits for us
+            portal.drain(deadline - reserve)
     for portal in portals:
         portal.stop(max(0.0, deadline - time.monotonic()))
 

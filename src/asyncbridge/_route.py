@@ -56,9 +56,10 @@ def _anyio_parent() -> object | None:
 
 
 def _trio_parent() -> object | None:
-    trio = sys.modules.get("trio")
-    if trio is None:  # never imported: no trio worker threads exist
+    if "trio" not in sys.modules:  # never imported: no trio worker threads exist
         return None
+    import trio  # noqa: PLC0415  (waits for another thread still importing it)
+
     try:
         token: object = trio.from_thread.run_sync(trio.lowlevel.current_trio_token)
     except trio.RunFinishedError:

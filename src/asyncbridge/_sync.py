@@ -3,14 +3,17 @@
 Where a call runs, in order:
 
 1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
-   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`);
-2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop
-   (a worker that a portal is blocked waiting for uses a loop of its own instead);
+   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`, or re-enter
+   the running loop from a task prepared for it: `_greenlet`);
+2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop;
 3. otherwise: the shared portal, or this thread's own loop under
-   ``sync_loop="thread"``.
+   ``sync_loop="thread"`` (or when the portal is blocked waiting for this thread).
 
-The waiting thread blocks on a plain lock that the loop releases when the coroutine
-ends; it wakes every `POLL` seconds to notice a target loop that closed under it.
+A loop whose thread is blocked waiting for the caller (found in the chain of waits,
+see `_waits`) is refused with `LoopConflictError` instead of waited for forever.
+The waiting thread blocks on its inbox, where the loop wakes it when the coroutine
+ends and where work addressed to it arrives meanwhile (it runs that work); it wakes
+every `POLL` seconds to notice a target loop that closed under it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import inspect
 import logging
 import sys
 import threading
-import time
 import traceback
 import warnings
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
@@ -31,17 +33,26 @@ from typing_extensions import ParamSpec, TypeVarTuple
 from ._backends import LoopHandle, SyncJob, handle_for
 from ._config import ConflictPolicy, check_conflict_policy, settings
 from ._detect import (
-    BlockedPortal,
+    current_loop,
     running_asyncio_loop,
     state,
     trio_running,
     user_stacklevel,
 )
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
+from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
 from ._hooks import HOOKS, trace_run_sync
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
-from ._validate import check_async_target, check_backend, check_timeout
+from ._validate import (
+    check_async_target,
+    check_backend,
+    check_timeout,
+    describe,
+    qualified_name,
+)
+from ._waits import Wait, blocked_loop_wait, chain, describe_chain, serve_until
+from ._waits import _chain as _chain_var
 from ._wrapping import wraps
 
 if TYPE_CHECKING:
@@ -49,8 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Route",
-    "blocked_portal_error",
     "check_conflict",
+    "check_not_blocked",
     "route",
     "run_job",
     "run_sync",
@@ -70,8 +81,8 @@ logger = logging.getLogger("asyncbridge")
 # ------------------------------------------------------------------ waiting
 
 
-def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float) -> None:
-    """Log who waits for which loop, with every other thread's stack."""
+def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float, wait: Wait) -> None:
+    """Log the chain of waits this one closes, every thread's stack, the loop's tasks."""
     me = threading.get_ident()
     names = {t.ident: t.name for t in threading.enumerate()}
     stacks = [
@@ -82,70 +93,84 @@ def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float) -> None:
     ]
     logger.warning(
         "asyncbridge: thread %r has waited %.1f s for %r on %r. If that loop is "
-        "blocked waiting for this thread, this is a deadlock; the other threads "
-        "are at:\n%s",
+        "blocked waiting for this thread, this is a deadlock. Chain of waits: %s. "
+        "Tasks of that loop:\n%s\nThe other threads are at:\n%s",
         threading.current_thread().name,
         waited,
         job.target,
         handle,
+        describe_chain((*chain(), wait), "(this wait)"),
+        _describe_tasks(handle),
         "\n".join(stacks),
     )
 
 
-def _block(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
-    """Wait for *job*; False if *timeout* passed first.
+def _describe_tasks(handle: LoopHandle) -> str:
+    loop = handle.native
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        return "  (a trio run: see its threads)"
+    try:
+        tasks = asyncio.all_tasks(loop)
+    except RuntimeError:  # pragma: no cover - changed too often to list
+        return "  (unavailable)"
+    lines = []
+    for task in tasks:
+        frames = task.get_stack(limit=1)
+        where = (
+            f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "-"
+        )
+        lines.append(f"  {task.get_name()} at {where}")
+    return "\n".join(lines) or "  (none)"
+
+
+def _block(
+    job: SyncJob[Any], handle: LoopHandle, timeout: float | None, wait: Wait
+) -> bool:
+    """Wait for *job*, serving this thread's inbox; False if *timeout* passed first.
 
     Raises:
         LoopConflictError: the target loop closed before running the job.
     """
-    acquire = job.done.acquire
+
+    def check() -> None:
+        if not job.finished and handle.is_closed():
+            raise LoopConflictError(
+                f"{handle!r} closed before it ran {job.target!r}; the call was lost"
+            )
+
+    owner = job.owner
     threshold = settings.debug_wait_threshold
-    if timeout is None and threshold is None:
-        while not acquire(timeout=POLL):
-            _check_alive(job, handle)
+    if threshold is None or (timeout is not None and timeout <= threshold):
+        return serve_until(job, owner, timeout, check, POLL)
+    if serve_until(job, owner, threshold, check, POLL):
         return True
-    start = time.monotonic()
-    deadline = None if timeout is None else start + timeout
-    diagnosed = threshold is None
-    while True:
-        now = time.monotonic()
-        slice_ = POLL
-        if deadline is not None:
-            if now >= deadline:
-                return acquire(blocking=False)
-            slice_ = min(slice_, deadline - now)
-        if not diagnosed:
-            slice_ = max(0.0, min(slice_, start + threshold - now))  # type: ignore[operator]
-        if acquire(timeout=slice_):
-            return True
-        _check_alive(job, handle)
-        if not diagnosed and time.monotonic() - start >= threshold:  # type: ignore[operator]
-            diagnosed = True
-            _diagnose(job, handle, time.monotonic() - start)
+    _diagnose(job, handle, threshold, wait)
+    left = None if timeout is None else timeout - threshold
+    return serve_until(job, owner, left, check, POLL)
 
 
-def _check_alive(job: SyncJob[Any], handle: LoopHandle) -> None:
-    if handle.is_closed() and not job.done.acquire(blocking=False):
-        raise LoopConflictError(
-            f"{handle!r} closed before it ran {job.target!r}; the call was lost"
-        )
-
-
-def _wait(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
+def _wait(
+    job: SyncJob[Any], handle: LoopHandle, timeout: float | None, wait: Wait
+) -> bool:
     """Wait for *job*; cancel it on timeout or KeyboardInterrupt and wait for that.
+
+    The cancelled coroutine's cleanup is waited for only while its loop runs: a
+    stopped loop (between two ``run_until_complete`` calls) runs it if it resumes.
 
     Returns:
         True if the job was cancelled because *timeout* passed.
     """
     try:
-        if _block(job, handle, timeout):
+        if _block(job, handle, timeout, wait):
             return False
         handle.cancel(job)
-        _block(job, handle, None)  # let its cleanup run
+        if handle.is_running():
+            _block(job, handle, None, wait)  # let its cleanup run
     except KeyboardInterrupt:
         handle.cancel(job)
         try:
-            _block(job, handle, None)  # let its cleanup run
+            if handle.is_running():
+                _block(job, handle, None, wait)  # let its cleanup run
         except KeyboardInterrupt:  # a second Ctrl-C: stop waiting for the cleanup
             pass
         raise
@@ -155,6 +180,11 @@ def _wait(job: SyncJob[Any], handle: LoopHandle, timeout: float | None) -> bool:
 def _outcome(
     job: SyncJob[T], timed_out: bool, timeout: float | None, portal: Portal | None
 ) -> T:
+    if timed_out and not job.finished:
+        raise TimeoutError(
+            f"run_sync() timed out after {timeout} s; the target loop is not running, "
+            "so the coroutine is cancelled when (if) that loop runs again"
+        )
     error = job.error
     if error is None and not job.cancelled:
         return job.value  # type: ignore[return-value]
@@ -188,26 +218,64 @@ def run_job(
     portal: Portal | None = None,
     timeout: float | None = None,
     submit: Callable[[SyncJob[T]], None] | None = None,
+    what: str = "run_sync()",
 ) -> T:
     """Start *job* on the loop of *handle* and wait for it, as `run_sync` waits.
 
-    The hook for tools that pick their loop themselves (a `DualInterface` instance's
-    home loop, the one task an iterator or context-manager bridge runs in): the same
-    waiting, cancellation on timeout or KeyboardInterrupt, and outcome as
-    `run_sync`. *portal*, when *handle* is a portal's, counts the call as in flight
-    for shutdown. *submit* replaces ``handle.submit`` (to hand the job to a task that
+    The one sync→async wait: `run_sync` and the tools that pick their loop
+    themselves (a `DualInterface` instance's home loop, the one task an iterator or
+    context-manager bridge runs in) use it. The wait is recorded in the chain (see
+    `_waits`): it lends this thread's pool slot, this thread serves work addressed
+    to it meanwhile, and a loop whose thread is blocked in the chain is refused.
+    *portal*, when *handle* is a portal's, counts the call as in flight for
+    shutdown. *submit* replaces ``handle.submit`` (to hand the job to a task that
     already runs).
+
+    Raises:
+        LoopConflictError: the loop's thread is blocked waiting for this call.
     """
+    check_not_blocked(handle, what)
+    # A re-entry (greenlet policy) runs the job inline while the loop runs on: not
+    # a wait that blocks this thread's loop.
+    blocks = type(handle) is not ReentryLoop
+    wait = Wait(job.owner, repr(handle), sync=blocks, loop=current_loop())
+    waits = wait.begin()
     inflight = None if portal is None else portal.inflight
-    if inflight is not None:
-        inflight.add(job)
     try:
+        job.context.run(_set_chain, waits)
+        if inflight is not None:
+            inflight.add(job)
         (handle.submit if submit is None else submit)(job)
-        timed_out = _wait(job, handle, timeout)
+        timed_out = _wait(job, handle, timeout, wait)
     finally:
         if inflight is not None:
             inflight.discard(job)
+        wait.end()
     return _outcome(job, timed_out, timeout, portal)
+
+
+def _set_chain(waits: tuple[Wait, ...]) -> None:
+    _chain_var.set(waits)
+
+
+def check_not_blocked(handle: LoopHandle, what: str) -> None:
+    """Raise LoopConflictError if the loop of *handle* waits for the calling code.
+
+    That is, if a thread of the chain of waits that led here is blocked (in a sync
+    wait) while it runs that loop: the loop cannot turn until this code returns.
+    """
+    waits = chain()
+    if not waits:
+        return
+    blocked = blocked_loop_wait(handle.native, waits)
+    if blocked is not None:
+        raise LoopConflictError(
+            f"{what} needs {handle!r}, but the thread that runs it is blocked waiting "
+            "for this very call, so it would wait forever: "
+            + describe_chain(waits, f"{what} here")
+            + ". Make the blocking caller await instead (e.g. the .aio() form of a "
+            "decorated function), or run it with run_in_thread()."
+        )
 
 
 class _OwnLoop:
@@ -258,10 +326,12 @@ def _on_own_loop(
 def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
     """Rule 1's policy check: the backend running in this thread (None: none).
 
+    Under ``"greenlet"`` it answers as under ``"thread"``: `route` re-enters the
+    loop where this task allows it, and falls back to the portal otherwise.
+
     Raises:
         LoopConflictError: a loop runs here and the policy is ``"raise"``.
-        ValueError: a loop runs here and the policy is ``"greenlet"``, which this
-            version does not provide.
+        ModuleNotFoundError: the policy is ``"greenlet"`` and greenlet is missing.
     """
     if running_asyncio_loop() is not None:
         here = "asyncio"
@@ -277,33 +347,44 @@ def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
             "directly; from sync code called by async code, move that sync code to a "
             "thread with asyncbridge.run_in_thread()"
         )
-    if policy != "thread":
-        raise ValueError(
-            "on_loop_conflict='greenlet' is not available in this version of "
-            "asyncbridge; use 'thread' or 'raise'"
-        )
+    if policy == "greenlet":
+        require_greenlet()
     return here
 
 
-def warn_blocking(what: str, here: str) -> None:
-    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*."""
-    warnings.warn(
+_NOT_PREPARED = (
+    " (on_loop_conflict='greenlet' could not re-enter it: this task was not "
+    "prepared; run it with asyncbridge.run_in_greenlet(), or prepare every task "
+    "with asyncbridge.greenlet_task_factory on asyncio, "
+    "asyncbridge.GreenletInstrument() on trio)"
+)
+
+
+_ADVICE = (
+    "await the async API instead, or offload the blocking caller with run_in_thread()"
+)
+
+
+def warn_blocking(
+    what: str, here: str, not_prepared: bool = False, advice: str = _ADVICE
+) -> None:
+    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*.
+
+    *not_prepared*: the greenlet policy applied, but this task could not re-enter.
+    *advice*: what to do instead. In an IPython session the warning is shown once
+    per session (see `_ipython`).
+    """
+    message = (
         f"{what} blocks the running {here} event loop of thread "
-        f"{threading.current_thread().name!r} until it returns; await the async API "
-        "instead, or offload the blocking caller with run_in_thread()",
-        LoopBlockedWarning,
-        stacklevel=user_stacklevel(),
+        f"{threading.current_thread().name!r} until it returns"
+        f"{_NOT_PREPARED if not_prepared else ''}; {advice}"
     )
+    if "IPython" in sys.modules:
+        from ._ipython import warn_in_session  # noqa: PLC0415  (tools layer)
 
-
-def blocked_portal_error(what: str, loop: str) -> LoopConflictError:
-    """The error for a worker that its target portal is blocked waiting for."""
-    return LoopConflictError(
-        f"{what} was called in a worker thread that {loop} is blocked waiting for "
-        "(sync code, such as a mixed_execution_safe function, called by a coroutine "
-        "there), and needs that loop, so it would wait forever; from that "
-        "coroutine, use the async API instead"
-    )
+        if warn_in_session(message):
+            return
+    warnings.warn(message, LoopBlockedWarning, stacklevel=user_stacklevel())
 
 
 class Route(NamedTuple):
@@ -319,6 +400,31 @@ def _portal_route(backend: str) -> Route:
     return Route(portal.handle, portal)
 
 
+def _blocked(handle: LoopHandle) -> bool:
+    waits = chain()
+    return bool(waits) and blocked_loop_wait(handle.native, waits) is not None
+
+
+def _conflict_route(
+    what: str, backend: str | None, policy: ConflictPolicy | None, here: str
+) -> Route:
+    """Rule 1: a *here* loop runs in this thread and the policy is not "raise"."""
+    greenlet = (policy or settings.on_loop_conflict) == "greenlet"
+    if greenlet and (backend is None or backend == here):
+        reentry = reentry_handle()  # None: this task was not prepared for re-entry
+        if reentry is not None:
+            return Route(reentry, None)
+    chosen = _portal_route(backend or here)
+    if chosen.handle.runs_here():  # type: ignore[union-attr]
+        raise LoopConflictError(
+            f"{what} was called by sync code running on the asyncbridge portal "
+            "loop itself, which would wait for itself forever; make that caller "
+            "async and await directly, or offload it with run_in_thread()"
+        )
+    warn_blocking(what, here, greenlet)
+    return chosen
+
+
 def route(
     what: str, backend: str | None, policy: ConflictPolicy | None, *, own_loop: bool
 ) -> Route:
@@ -330,37 +436,32 @@ def route(
             loop's own backend in rule 1, asyncio otherwise).
         policy: ``on_loop_conflict`` for this call (None: the configured default).
         own_loop: this thread's own loop is acceptable (single calls, not objects
-            that other threads will reach): under ``sync_loop="thread"``, and in a
-            worker that the asyncio portal is blocked waiting for.
+            that other threads will reach): under ``sync_loop="thread"``, and where
+            the portal waits for this very thread (see below).
+
+    A portal whose thread is blocked waiting for this thread (sync code such as a
+    `mixed_execution_safe` function called by a coroutine on the portal) cannot run
+    the call: a single asyncio call then runs on this thread's own loop instead;
+    anything else raises.
 
     Raises:
         LoopConflictError: the call could never be answered (it would wait for its
-            own loop, or its loop has finished), or the policy is ``"raise"``.
+            own loop, or a loop blocked waiting for it, or its loop has finished),
+            or the policy is ``"raise"``.
     """
     here = check_conflict(what, policy)
     if here is not None:
-        chosen = _portal_route(backend or here)
-        if chosen.handle.runs_here():  # type: ignore[union-attr]
-            raise LoopConflictError(
-                f"{what} was called by sync code running on the asyncbridge portal "
-                "loop itself, which would wait for itself forever; make that caller "
-                "async and await directly, or offload it with run_in_thread()"
-            )
-        warn_blocking(what, here)
-        return chosen
+        return _conflict_route(what, backend, policy, here)
     parent = parent_loop()
-    backend = backend or "asyncio"
-    if type(parent) is BlockedPortal:
-        if parent.backend != backend:
-            return _portal_route(backend)
-        if own_loop and backend == "asyncio":
-            return Route(None, None)
-        raise blocked_portal_error(what, f"the asyncbridge {backend} portal")
     if parent is not None:
         return Route(handle_for(parent), None)
+    backend = backend or "asyncio"
     if own_loop and backend == "asyncio" and settings.sync_loop == "thread":
         return Route(None, None)
-    return _portal_route(backend)
+    chosen = _portal_route(backend)
+    if own_loop and backend == "asyncio" and _blocked(chosen.handle):  # type: ignore[arg-type]
+        return Route(None, None)
+    return chosen
 
 
 def run_sync_internal(
@@ -370,20 +471,24 @@ def run_sync_internal(
     timeout: float | None,
     on_loop_conflict: ConflictPolicy | None,
     backend: str | None,
+    what: str = "run_sync()",
 ) -> Any:
     """Run an already validated target by the rules in this module's docstring.
 
     *args* None means *target* is an awaitable; otherwise it is an async function
-    called on the target loop with *args* and *kwargs*.
+    called on the target loop with *args* and *kwargs*. *what* names the call in
+    warnings and errors (the user's decorated function, where there is one).
     """
     try:
-        handle, portal = route("run_sync()", backend, on_loop_conflict, own_loop=True)
+        handle, portal = route(what, backend, on_loop_conflict, own_loop=True)
         if HOOKS:  # asyncbridge.instrumentation: report this hop to the hooks
             target, args, kwargs = trace_run_sync(target, args, kwargs)
         if handle is None:
             return _on_own_loop(target, args, kwargs, timeout)
+        if type(handle) is ReentryLoop:
+            return handle.run(target, args, kwargs, timeout)
         job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
-        return run_job(job, handle, portal, timeout)
+        return run_job(job, handle, portal, timeout, what=what)
     except LoopConflictError:
         _close(target, args)
         raise
@@ -421,6 +526,7 @@ def run_sync(
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
     backend: str | None = None,
+    **unexpected: object,
 ) -> T:
     """Run async code from sync code, anywhere, and return its result.
 
@@ -430,8 +536,11 @@ def run_sync(
     `run_in_thread` (or of anyio/trio), it runs on the loop that thread works for.
     From a thread whose own loop is running, ``on_loop_conflict`` decides:
     ``"thread"`` runs it on the portal while this thread (and its loop) waits, with a
-    `LoopBlockedWarning`; ``"raise"`` raises `LoopConflictError`. The coroutine sees
-    a copy of the caller's contextvars.
+    `LoopBlockedWarning`; ``"raise"`` raises `LoopConflictError`; ``"greenlet"``
+    runs it on the running loop itself, in the calling task, without blocking the
+    loop, where that task was prepared (`run_in_greenlet`, `greenlet_task_factory`,
+    `GreenletInstrument`), and falls back to ``"thread"`` elsewhere. The coroutine
+    sees a copy of the caller's contextvars.
 
     Cancellation: on *timeout*, or KeyboardInterrupt while waiting, the coroutine is
     cancelled and its cleanup runs before `TimeoutError` / KeyboardInterrupt is
@@ -443,9 +552,12 @@ def run_sync(
         *args: positional arguments for the function. Use `syncify` or
             `functools.partial` for keyword arguments.
         timeout: seconds before the coroutine is cancelled (None: no limit).
-        on_loop_conflict: ``"thread"`` or ``"raise"``; default from `configure`.
+        on_loop_conflict: ``"thread"``, ``"raise"`` or ``"greenlet"``; default
+            from `configure`.
         backend: ``"asyncio"`` (default) or ``"trio"``: the portal to use. Routing
             back to a parent loop always uses that loop's own backend.
+        **unexpected: refused: keyword arguments for the function go through
+            `syncify` or `functools.partial` (the TypeError says how).
 
     Returns:
         What the coroutine returned.
@@ -466,6 +578,9 @@ def run_sync(
         >>> ab.run_sync(add, 1, 2)
         3
     """
+    if unexpected:
+        _close(fn_or_awaitable, None)
+        raise _keywords_error("run_sync", "syncify", fn_or_awaitable, unexpected)
     awaitable = check_async_target(fn_or_awaitable, "run_sync", "fn_or_awaitable")
     if awaitable and args:
         _close(fn_or_awaitable, None)
@@ -486,6 +601,20 @@ def run_sync(
         timeout,
         on_loop_conflict,
         backend,
+    )
+
+
+def _keywords_error(
+    api: str, wrapper: str, fn: object, unexpected: dict[str, object]
+) -> TypeError:
+    """The error for keyword arguments given to a direct-call form."""
+    names = ", ".join(sorted(unexpected))
+    return TypeError(
+        f"{api}() passes only positional arguments to the function (its own "
+        f"options, such as timeout, are keyword-only), but got {names}=... . To "
+        f"pass keyword arguments to {describe(fn)}, wrap it: "
+        f"asyncbridge.{wrapper}(fn)(*args, {names}=...), or "
+        f"functools.partial(fn, {names}=...)"
     )
 
 
@@ -523,18 +652,21 @@ def syncify(
     if check_async_target(async_fn, "syncify", "async_fn"):
         _close(async_fn, None)
         raise TypeError(
-            "syncify() wraps an async function, but got an awaitable; to run an "
-            "awaitable once, use run_sync(awaitable)"
+            "syncify() expected an async function for async_fn, but got the "
+            f"awaitable {describe(async_fn)}; to run an awaitable once, use "
+            "run_sync(awaitable)"
         )
     timeout = check_timeout(timeout)
     if on_loop_conflict is not None:
         check_conflict_policy(on_loop_conflict)
     check_backend(backend)
 
+    what = f"{qualified_name(async_fn)}() (syncify)"
+
     @wraps(async_fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         return run_sync_internal(  # type: ignore[no-any-return]
-            async_fn, args, kwargs, timeout, on_loop_conflict, backend
+            async_fn, args, kwargs, timeout, on_loop_conflict, backend, what
         )
 
     return wrapper

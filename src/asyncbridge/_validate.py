@@ -6,9 +6,12 @@ with a message that names the parameter, says what was expected, and what to do.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import threading
+from inspect import CO_COROUTINE
+from types import FunctionType
 from typing import Any, Final
 
 from ._detect import is_async_callable
@@ -18,17 +21,24 @@ __all__ = [
     "check_async_target",
     "check_backend",
     "check_bool",
+    "check_callable",
+    "check_decorated",
     "check_int",
+    "check_number",
     "check_seconds",
     "check_sync_callable",
     "check_timeout",
     "describe",
+    "qualified_name",
+    "unwrap_partial",
 ]
 
-# The longest wait that locks, threads and event loops all accept (~292 years):
-# a larger (or infinite) number of seconds is refused up front instead of failing
-# later with OverflowError. "No limit" is spelled None.
-MAX_SECONDS: Final = float(threading.TIMEOUT_MAX)
+# The longest wait that locks, threads, event loops and `time.sleep` all accept
+# (~146 years): a larger (or infinite) number of seconds is refused up front instead
+# of failing later with OverflowError. Half of `threading.TIMEOUT_MAX`, because
+# `time.sleep` adds the monotonic clock's reading to it and fails with EINVAL
+# ("Invalid argument") when the sum overflows. "No limit" is spelled None.
+MAX_SECONDS: Final = float(threading.TIMEOUT_MAX) / 2
 
 
 def describe(obj: object) -> str:
@@ -66,6 +76,29 @@ def check_sync_callable(obj: object, func: str, param: str = "sync_fn") -> None:
             f"{func}() runs blocking sync code in a thread, but {param} is the async "
             f"function {describe(obj)}; await it directly instead"
         )
+    if inspect.isasyncgenfunction(unwrap_partial(obj)):
+        raise TypeError(
+            f"{func}() runs blocking sync code in a thread, but {param} is the async "
+            f"generator function {describe(obj)}; iterate it with `async for` instead"
+        )
+
+
+def qualified_name(fn: object) -> str:
+    """``module.qualname`` of *fn* (partials unwrapped), for logs and messages."""
+    fn = unwrap_partial(fn)
+    qualname = getattr(fn, "__qualname__", None)
+    module = getattr(fn, "__module__", None)
+    if not isinstance(qualname, str):
+        qualname = type(fn).__qualname__
+        module = type(fn).__module__
+    return f"{module}.{qualname}" if isinstance(module, str) else qualname
+
+
+def unwrap_partial(obj: object) -> object:
+    """The callable under any layers of `functools.partial`."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return obj
 
 
 def check_async_target(obj: object, func: str, param: str) -> bool:
@@ -75,6 +108,8 @@ def check_async_target(obj: object, func: str, param: str) -> bool:
         TypeError: a coroutine already awaited or closed, a sync function (pointing
             to `async_safe`), or neither a function nor an awaitable.
     """
+    if type(obj) is FunctionType and obj.__code__.co_flags & CO_COROUTINE:
+        return False  # an `async def` function: the common case, decided at once
     if inspect.iscoroutine(obj):
         if inspect.getcoroutinestate(obj) != inspect.CORO_CREATED:
             raise TypeError(
@@ -157,6 +192,69 @@ def check_int(
             f"{_prefix(func)}{param} must be at least {minimum}, got {value!r}"
         )
     return value
+
+
+def check_number(
+    value: object, param: str, *, func: str | None = None, minimum: float = 0.0
+) -> float:
+    """Return *value* as a float if it is a finite real number (not a bool) >= *minimum*.
+
+    For quantities that are not durations (ratios, growth factors); durations go
+    through `check_seconds`.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN, infinite, or below *minimum*.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{_prefix(func)}{param} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(
+            f"{_prefix(func)}{param} must be a finite number of at least "
+            f"{minimum:g}, got {value!r}"
+        )
+    return float(value)
+
+
+def check_callable(
+    value: object, param: str, *, func: str | None = None, none_ok: bool = False
+) -> None:
+    """Raise TypeError unless *value* is callable (or None, where allowed)."""
+    if (value is None and none_ok) or callable(value):
+        return
+    expected = "callable or None" if none_ok else "callable"
+    raise TypeError(f"{_prefix(func)}{param} must be {expected}, got {describe(value)}")
+
+
+def check_decorated(fn: object, func: str, *, generators: str | None = None) -> None:
+    """Raise TypeError unless the decorator *func* can wrap *fn*.
+
+    Refused: a coroutine object (closed first, so Python does not also warn that it
+    was never awaited), anything not callable, an async generator function, and,
+    when *generators* (the reason, for the message) is given, generator functions
+    of both kinds.
+    """
+    if inspect.iscoroutine(fn):
+        raise _coroutine_error(
+            fn,
+            func,
+            "fn",
+            "Decorate the function itself (f), not the result of calling it (f()).",
+        )
+    if not callable(fn):
+        raise TypeError(f"{func}() can only decorate a callable, got {describe(fn)}")
+    target = unwrap_partial(fn)
+    if generators is not None and inspect.isgeneratorfunction(target):
+        kind = "generator function"
+    elif inspect.isasyncgenfunction(target):
+        kind = "async generator function"
+    else:
+        return
+    why = generators or (
+        "calling it gives an async iterator, not an awaitable; iterate it with "
+        "`async for`, or bridge the iteration instead"
+    )
+    raise TypeError(f"{func}() cannot decorate the {kind} {describe(fn)}: {why}")
 
 
 def check_backend(value: object, param: str = "backend") -> str | None:

@@ -22,11 +22,17 @@ F = TypeVar("F", bound="Callable[..., Any]")
 _NOT_INHERITED: Final = ("aio", _MARKER, "_is_coroutine_marker", "_is_coroutine")
 
 
+# Also copied: the argument defaults, for code that reads them off the function
+# rather than through `inspect.signature` (which follows __wrapped__). Harmless on
+# a ``(*args, **kwargs)`` wrapper: it has no parameter they could fill.
+_ASSIGNED: Final = (*functools.WRAPPER_ASSIGNMENTS, "__defaults__", "__kwdefaults__")
+
+
 def wraps(wrapped: object) -> Callable[[F], F]:
     """`functools.wraps`, minus the attributes that describe the wrapped function only."""
 
     def decorate(wrapper: F) -> F:
-        functools.update_wrapper(wrapper, wrapped)  # type: ignore[arg-type]
+        functools.update_wrapper(wrapper, wrapped, assigned=_ASSIGNED)  # type: ignore[arg-type]
         namespace = wrapper.__dict__
         for name in _NOT_INHERITED:
             namespace.pop(name, None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from collections.abc import Mapping
 from typing import Literal, assert_type
 
 import anyio
+import trio
 
 import asyncbridge as ab
 
@@ -55,3 +57,12 @@ def bad_calls() -> None:
 
 async def bad_async_calls() -> None:
     await ab.run_in_thread(parse, "not bytes")  # type: ignore[arg-type]
+
+
+async def greenlet_side() -> None:
+    assert_type(await ab.run_in_greenlet(fetch, "u", 2), bytes)
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(ab.greenlet_task_factory)
+    assert_type(ab.greenlet_task_factory(loop, fetch("u", 1)), asyncio.Task[bytes])
+    instruments: list[trio.abc.Instrument] = [ab.GreenletInstrument()]
+    assert_type(instruments, list[trio.abc.Instrument])

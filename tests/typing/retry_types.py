@@ -6,6 +6,7 @@ A line ending in ``# type: ignore[<code>]`` must be an error: with mypy's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Coroutine
 from typing import Any, assert_type
 
@@ -70,6 +71,20 @@ def returns_awaitable(x: int) -> Awaitable[int]:
 retried_awaitable = ab.async_retry(returns_awaitable)
 
 
+def starts_a_task(x: int) -> asyncio.Task[int]:
+    return asyncio.ensure_future(returns_awaitable(x))
+
+
+def returns_a_future() -> asyncio.Future[str]:
+    return asyncio.get_running_loop().create_future()
+
+
+# A Task or Future returned by a sync function: the wrapper returns a Task that
+# retries (running already, as the one it replaces), so the types stay.
+retried_task = ab.async_retry(starts_a_task)
+retried_future = ab.async_retry(max_attempts=2)(returns_a_future)
+
+
 class Client:
     @ab.async_retry
     def method(self, x: int) -> str:
@@ -105,6 +120,10 @@ async def check_async() -> None:
     assert_type(await Client.static_inner(3), int)
     assert_type(await retried_awaitable(4), int)
     assert_type(retried_awaitable(4), Awaitable[int])
+    assert_type(retried_task(4), asyncio.Task[int])
+    assert_type(await retried_task(4), int)
+    assert_type(retried_future(), asyncio.Future[str])
+    retried_task(4).cancel()
     async for attempt in ab.retrying(wait=0):
         with attempt:
             assert_type(attempt.number, int)
@@ -130,7 +149,8 @@ def check_errors() -> None:
     Client().method("x")  # type: ignore[arg-type]
     ab.async_retry(max_attempts="3")  # type: ignore[call-overload]
     ab.async_retry(wait_jitter=1.5)  # type: ignore[call-overload]
-    ab.retrying(retry_if_result=lambda _v: True)  # type: ignore[arg-type]
+    ab.retrying(retry_if_result=lambda _v: True)  # type: ignore[call-arg]
+    ab.retrying(attempt_timeout=1.0)  # type: ignore[call-arg]
 
 
 def check_error_types() -> None:

@@ -1,0 +1,179 @@
+"""The seed's claim on a real server: a blocking FastAPI handler vs the bridged one.
+
+Starts the Perfect21 REST adapter under uvicorn on 127.0.0.1 (its own process),
+whose SDK call blocks for ``--sdk-latency`` seconds, then drives ``POST
+/task/blocking`` (the SDK called on the loop: the seed's "before") and ``POST
+/task`` (the SDK call in a worker thread through ``ab.asyncify``) with
+``--clients`` concurrent httpx clients, each sending ``--requests`` requests one
+after another. Rounds alternate between the two endpoints. Prints p50/p95/p99
+latency and throughput for both, and the ratios. The seed claimed 40-60 % lower
+response time and 3-5x the concurrent capacity.
+
+    .venv/bin/python benchmarks/bench_api.py            # ~40 s
+    .venv/bin/python benchmarks/bench_api.py --quick    # smoke run
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+import _harness as h
+
+if TYPE_CHECKING:
+    import argparse
+
+CLIENTS = 100
+REQUESTS_PER_CLIENT = 2
+SDK_LATENCY = (
+    0.05  # seconds one SDK call blocks its thread (the original ran a subprocess)
+)
+BENCH_ROUNDS = 2  # rounds per endpoint, interleaved
+ENDPOINTS = {"blocking": "/task/blocking", "bridged": "/task"}
+
+SERVER = """
+import socket, sys
+import uvicorn
+from asyncbridge.adapters.perfect21 import Perfect21SDK
+from asyncbridge.adapters.perfect21.api import create_app
+
+latency = float(sys.argv[1])
+sdk = Perfect21SDK(latency=latency)
+app = create_app(sdk_factory=lambda: sdk)
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=300)
+uvicorn.Server(config).run(sockets=[sock])
+"""
+
+
+def options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clients", type=int, default=CLIENTS)
+    parser.add_argument("--requests", type=int, default=REQUESTS_PER_CLIENT)
+    parser.add_argument("--sdk-latency", type=float, default=SDK_LATENCY)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def drive(
+    base: str, path: str, clients: int, requests: int
+) -> tuple[list[float], float]:
+    """Every client sends its requests one after another; return latencies and wall time."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client:
+
+        async def one_client(n: int) -> None:
+            for i in range(requests):
+                start = time.perf_counter()
+                response = await client.post(path, json={"description": f"c{n} r{i}"})
+                latencies.append(time.perf_counter() - start)
+                response.raise_for_status()
+
+        await client.post(path, json={"description": "warm-up"})
+        start = time.perf_counter()
+        await asyncio.gather(*(one_client(n) for n in range(clients)))
+        return latencies, time.perf_counter() - start
+
+
+def main() -> int:
+    args, settings = h.parse_args(__doc__.splitlines()[0], extra=options)
+    clients, requests, rounds = args.clients, args.requests, BENCH_ROUNDS
+    if settings.quick:
+        clients, requests, rounds = 10, 2, 1
+    h.print_header(
+        "Perfect21 REST adapter under uvicorn: blocking vs bridged handler",
+        ["asyncbridge", "fastapi", "uvicorn", "httpx"],
+    )
+    print(
+        f"# {clients} concurrent clients x {requests} requests, SDK call blocks "
+        f"{args.sdk_latency * 1000:.0f} ms, {rounds} rounds per endpoint (interleaved)\n"
+    )
+    server = subprocess.Popen(  # noqa: S603 - this interpreter
+        [sys.executable, "-c", SERVER, str(args.sdk_latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base = f"http://127.0.0.1:{server.stdout.readline().strip()}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=5).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        samples: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+        walls: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+        for round_ in range(rounds):
+            names = list(ENDPOINTS) if round_ % 2 == 0 else list(reversed(ENDPOINTS))
+            for name in names:
+                latencies, wall = asyncio.run(
+                    drive(base, ENDPOINTS[name], clients, requests)
+                )
+                samples[name].extend(latencies)
+                walls[name].append(wall)
+                h.flush()
+    finally:
+        server.terminate()
+        server.wait(30)
+    stats = {}
+    print(
+        f"{'handler':<10} {'requests':>8} {'mean ms':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'req/s':>9}"
+    )
+    for name, values in samples.items():
+        throughput = clients * requests / statistics.median(walls[name])
+        stats[name] = (
+            percentile(values, 0.5),
+            percentile(values, 0.95),
+            percentile(values, 0.99),
+            throughput,
+            statistics.fmean(values),
+        )
+        p50, p95, p99, rps, mean = stats[name]
+        print(
+            f"{name:<10} {len(values):>8} {mean * 1e3:>9.1f} {p50 * 1e3:>9.1f} {p95 * 1e3:>9.1f} {p99 * 1e3:>9.1f} {rps:>9.1f}"
+        )
+    blocking, bridged = stats["blocking"], stats["bridged"]
+    print()
+
+    def change(new: float, old: float) -> str:
+        pct = (1 - new / old) * 100
+        return f"{new / old:.2f}x, {abs(pct):.0f} % {'lower' if pct >= 0 else 'higher'}"
+
+    print(
+        f"bridged vs blocking: mean {change(bridged[4], blocking[4])}; "
+        f"p50 {change(bridged[0], blocking[0])}; p99 {change(bridged[2], blocking[2])}; "
+        f"throughput {bridged[3] / blocking[3]:.1f}x"
+    )
+    print("seed's claim: 40-60 % lower response time, 3-5x the concurrent capacity")
+    h.dump_json(
+        args.json,
+        {
+            "clients": clients,
+            "requests_per_client": requests,
+            "sdk_latency": args.sdk_latency,
+            "stats": {
+                k: dict(zip(("p50", "p95", "p99", "rps", "mean"), v, strict=True))
+                for k, v in stats.items()
+            },
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
