@@ -42,7 +42,9 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".asgiref-cache"
 IMPORT = re.compile(r"^from asgiref\.sync import", re.MULTILINE)
 COMPAT_IMPORT = "from asyncbridge.compat.asgiref import"
-PYTEST_INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+PYTEST_INI = (
+    "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+)
 
 # Tests that pass against asgiref and may fail against the compat module, and why.
 # Not a compatibility promise of asgiref itself: it overrides a private hook.
@@ -54,7 +56,24 @@ PRIVATE = {
 }
 FEATURE_1 = "engine feature 1 (executors.SYNC_CALLER: the waiting sync thread serves)"
 # Waiting for the engine features of issue 11 (see the report of the compat branch).
-KNOWN: dict[str, str] = {}
+NEAREST = "; SYNC_CALLER must be the nearest waiting sync thread (a context's)"
+KNOWN: dict[str, str] = {
+    "test_sync.py::test_thread_sensitive_outside_sync": FEATURE_1,
+    "test_sync.py::test_thread_sensitive_outside_async": FEATURE_1 + ": deadlock",
+    "test_sync.py::test_thread_sensitive_double_nested_sync": FEATURE_1 + ": deadlock",
+    "test_sync.py::test_thread_sensitive_double_nested_async": FEATURE_1 + ": deadlock",
+    "test_sync.py::test_sync_to_async_within_create_task": FEATURE_1 + NEAREST,
+    "test_sync.py::test_inner_shield_sync_and_async_middleware": FEATURE_1
+    + ": deadlock",
+    "test_sync.py::test_inner_shield_sync_and_async_middleware_sync_task": FEATURE_1
+    + ": deadlock",
+    "test_sync_thread_sensitive_context.py::test_executor_context_across_bridges[False]": (
+        FEATURE_1 + NEAREST
+    ),
+    "test_sync_thread_sensitive_context.py::test_executor_context_across_bridges[True]": (
+        FEATURE_1 + NEAREST + ": deadlock"
+    ),
+}
 
 OK = {"passed", "xfailed", "xpassed", "skipped"}
 
@@ -73,8 +92,17 @@ def sdist() -> Path:
         CACHE.mkdir(exist_ok=True)
         subprocess.run(
             [
-                sys.executable, "-m", "pip", "download", f"asgiref=={VERSION}",
-                "--no-deps", "--no-binary", ":all:", "--quiet", "-d", str(CACHE),
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                f"asgiref=={VERSION}",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--quiet",
+                "-d",
+                str(CACHE),
             ],
             check=True,
         )
@@ -92,7 +120,9 @@ def prepare(root: Path) -> dict[str, Path]:
             source = member.read().decode()
             for flavour, path in dirs.items():
                 path.mkdir(exist_ok=True)
-                text = source if flavour == "real" else IMPORT.sub(COMPAT_IMPORT, source)
+                text = (
+                    source if flavour == "real" else IMPORT.sub(COMPAT_IMPORT, source)
+                )
                 (path / suite).write_text(text)
     for path in dirs.values():
         (path / "pytest.ini").write_text(PYTEST_INI)
@@ -107,8 +137,14 @@ def prepare(root: Path) -> dict[str, Path]:
 def pytest_cmd(*args: str) -> list[str]:
     # Only the plugin the suites need: starting every installed one costs ~1 s a test.
     return [
-        sys.executable, "-m", "pytest", "-p", "pytest_asyncio.plugin",
-        "-p", "no:cacheprovider", *args,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "pytest_asyncio.plugin",
+        "-p",
+        "no:cacheprovider",
+        *args,
     ]
 
 
@@ -118,7 +154,10 @@ ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 def collect(directory: Path) -> list[str]:
     done = subprocess.run(
         pytest_cmd("--collect-only", "-q", *SUITES),
-        cwd=directory, capture_output=True, text=True, check=False,
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, **ENV},
     )
     ids = [line for line in done.stdout.splitlines() if "::" in line]
@@ -135,8 +174,12 @@ def run_one(directory: Path, test_id: str, timeout: float) -> Result:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **ENV}
     with subprocess.Popen(
         pytest_cmd("-q", "-rN", "--no-header", test_id),
-        cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True, env=env,
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env=env,
     ) as proc:
         try:
             output, _ = proc.communicate(timeout=timeout)
@@ -145,8 +188,18 @@ def run_one(directory: Path, test_id: str, timeout: float) -> Result:
             output, _ = proc.communicate()
             return Result("hang", time.monotonic() - start, output)
     seconds = time.monotonic() - start
-    found = {word for _, word in SUMMARY.findall(output.splitlines()[-1] if output else "")}
-    for word in ("failed", "error", "errors", "xpassed", "xfailed", "passed", "skipped"):
+    found = {
+        word for _, word in SUMMARY.findall(output.splitlines()[-1] if output else "")
+    }
+    for word in (
+        "failed",
+        "error",
+        "errors",
+        "xpassed",
+        "xfailed",
+        "passed",
+        "skipped",
+    ):
         if word in found:
             return Result("error" if word == "errors" else word, seconds, output)
     return Result("error", seconds, output)
@@ -157,7 +210,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=20.0)
     parser.add_argument("-k", dest="only", default="", help="run ids containing this")
-    parser.add_argument("-v", dest="verbose", action="store_true", help="print failures")
+    parser.add_argument(
+        "-v", dest="verbose", action="store_true", help="print failures"
+    )
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="asgiref-suite-"))
     try:
@@ -175,7 +230,9 @@ def main() -> int:
     return report(ids, results, verbose=options.verbose)
 
 
-def report(ids: list[str], results: dict[tuple[str, str], Result], *, verbose: bool) -> int:
+def report(
+    ids: list[str], results: dict[tuple[str, str], Result], *, verbose: bool
+) -> int:
     regressions, known_failing, known_passing = [], [], []
     totals: dict[str, dict[str, int]] = {"real": {}, "compat": {}}
     for test_id in ids:
@@ -203,7 +260,9 @@ def report(ids: list[str], results: dict[tuple[str, str], Result], *, verbose: b
             print("    " + "\n    ".join(ours.output.splitlines()[-40:]))
     for flavour in ("real", "compat"):
         counts = ", ".join(f"{n} {k}" for k, n in sorted(totals[flavour].items()))
-        label = "asgiref " + VERSION if flavour == "real" else "asyncbridge.compat.asgiref"
+        label = (
+            "asgiref " + VERSION if flavour == "real" else "asyncbridge.compat.asgiref"
+        )
         print(f"{label}: {len(ids)} tests: {counts}")
     print(
         f"compat vs asgiref: {len(regressions)} regressions, {len(known_failing)} known "

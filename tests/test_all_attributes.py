@@ -9,7 +9,12 @@ import pytest
 
 import asyncbridge
 
-PUBLIC_MODULES = ["asyncbridge", "asyncbridge.executors"]
+PUBLIC_MODULES = [
+    "asyncbridge",
+    "asyncbridge.executors",
+    "asyncbridge.compat",
+    "asyncbridge.compat.asgiref",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
