@@ -1,0 +1,135 @@
+"""A Django project served by uvicorn, with and without compat.asgiref.install()."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import asyncbridge as ab
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("django")
+pytest.importorskip("uvicorn")
+
+PROJECT = Path(__file__).resolve().parent.parent / "examples" / "django_asgiref"
+PATHS = ("/sync/", "/async/", "/async-orm/")
+CONCURRENT = (
+    12  # requests per path released at once (the ORM thread pool is 1 per request)
+)
+# Headers that differ by nature (time, server) or measure the thread layout.
+IGNORED = {"date", "server", "x-orm-threads"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the server did not start within 30 s")
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory):
+    """Start the project twice: asgiref's own asgiref.sync, and install()ed compat."""
+    started: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        for flavour in ("asgiref", "compat"):
+            port = _free_port()
+            db = tmp_path_factory.mktemp(flavour) / "db.sqlite3"
+            args = [sys.executable, "serve.py", "--port", str(port), "--db", str(db)]
+            if flavour == "compat":
+                args.append("--compat")
+            proc = subprocess.Popen(args, cwd=PROJECT, env={**os.environ})
+            started[flavour] = (proc, port)
+        for proc, port in started.values():
+            _wait_ready(proc, port)
+        yield {
+            flavour: f"http://127.0.0.1:{port}"
+            for flavour, (_, port) in started.items()
+        }
+    finally:
+        for proc, _ in started.values():
+            proc.terminate()
+            proc.wait(10)
+
+
+def _fetch_all(base: str) -> list[tuple[str, int, bytes, dict[str, str]]]:
+    """Each path once in turn, then CONCURRENT at once per path (one Barrier)."""
+    results = []
+    with httpx.Client(base_url=base, timeout=20) as client:
+        for path in PATHS:
+            r = client.get(path)
+            results.append((path, r.status_code, r.content, dict(r.headers)))
+    barrier = threading.Barrier(CONCURRENT * len(PATHS))
+    lock = threading.Lock()
+
+    def one(path: str) -> None:
+        with httpx.Client(base_url=base, timeout=20) as client:
+            barrier.wait()
+            r = client.get(path)
+        with lock:
+            results.append((path, r.status_code, r.content, dict(r.headers)))
+
+    threads = [
+        threading.Thread(target=one, args=(path,))
+        for path in PATHS
+        for _ in range(CONCURRENT)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == len(PATHS) * (CONCURRENT + 1)
+    return sorted(results, key=lambda r: r[0])
+
+
+@pytest.fixture(scope="module")
+def responses(servers: dict[str, str]):
+    return {flavour: _fetch_all(base) for flavour, base in servers.items()}
+
+
+def _comparable(result: tuple[str, int, bytes, dict[str, str]]):
+    path, status, body, headers = result
+    kept = {k: v for k, v in headers.items() if k.lower() not in IGNORED}
+    return path, status, body, sorted(kept.items())
+
+
+def test_responses_identical_with_and_without_install(responses) -> None:
+    """Every response of the compat server equals asgiref's (status, body, headers)."""
+    ours = [_comparable(r) for r in responses["compat"]]
+    theirs = [_comparable(r) for r in responses["asgiref"]]
+    assert ours == theirs
+    assert {status for _, status, _, _ in ours} == {200}
+
+
+def test_asgiref_runs_a_requests_orm_calls_on_one_thread(responses) -> None:
+    """With asgiref's own asgiref.sync, the ORM calls of a request share one thread."""
+    assert {r[3]["x-orm-threads"] for r in responses["asgiref"]} == {"1"}
+
+
+@pytest.mark.xfail(
+    not hasattr(ab.executors, "SYNC_CALLER"),
+    reason="needs engine feature 1 of issue 11 (executors.SYNC_CALLER)",
+    strict=True,
+)
+def test_compat_runs_a_requests_orm_calls_on_one_thread(responses) -> None:
+    """With install(), the ORM calls of a request share one thread, as with asgiref."""
+    assert {r[3]["x-orm-threads"] for r in responses["compat"]} == {"1"}
