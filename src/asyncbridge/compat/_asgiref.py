@@ -480,10 +480,9 @@ class _ThreadCall:
 
     def _finish(self, *, ok: bool, value: Any) -> None:
         with self.lock:
+            self.outcome = (ok, value)
             self.finished = True
             waiter = self.waiter
-            if waiter is not None:
-                self.outcome = (ok, value)
         if waiter is not None:
             self.loop.call_soon_threadsafe(_wake, waiter)
 
@@ -509,7 +508,7 @@ class _ThreadCall:
             return None
         with self.lock:
             if self.finished:
-                return None
+                return self.outcome
             waiter = self.waiter = self.loop.create_future()
         await waiter
         return self.outcome
