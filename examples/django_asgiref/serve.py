@@ -35,6 +35,9 @@ def main() -> None:
         port=options.port,
         log_level="warning",
         lifespan="off",
+        # Longer than any pause of a client under load: a connection closed by the
+        # server while the client reuses it would fail that request.
+        timeout_keep_alive=60,
     )
 
 
