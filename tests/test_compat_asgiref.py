@@ -12,7 +12,9 @@ import contextvars
 import sys
 import threading
 
+import asgiref.sync as real_sync
 import pytest
+from asgiref.local import Local
 
 import asyncbridge as ab
 from asyncbridge.compat import _asgiref
@@ -31,8 +33,7 @@ async def _double(x: int) -> int:
 
 def test_install_replaces_asgiref_sync_names_and_uninstall_restores_them() -> None:
     """install() swaps the eight public names of asgiref.sync; uninstall() undoes it."""
-    import asgiref.sync as real
-
+    real = real_sync
     before = {name: getattr(real, name) for name in _asgiref._NAMES}
     compat.install()
     try:
@@ -212,8 +213,6 @@ def test_sync_to_async_with_context_keeps_changes_there() -> None:
 
 def test_sync_to_async_moves_asgiref_local_data_to_the_thread() -> None:
     """asgiref.local.Local data set by the caller is visible in the thread and back."""
-    from asgiref.local import Local
-
     local = Local()
 
     def read_and_write() -> str:
