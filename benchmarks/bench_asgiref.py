@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ PACKAGES = ("asyncbridge", "asgiref", "django", "uvicorn", "httpx")
 REAL = "asgiref"
 OURS = "compat"
 PROJECT = Path(__file__).resolve().parent.parent / "examples" / "django_asgiref"
+sys.path.insert(0, str(PROJECT))
+import launch  # noqa: E402  (examples/django_asgiref/launch.py)
 
 LOAD_CLIENTS = 50  # concurrent clients
 LOAD_REQUESTS = 1_000  # requests per round, spread over the clients
@@ -128,29 +128,6 @@ async def sync_to_async_calls(
 # ------------------------------------------------------------------ Django
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(flavour: str, db: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    args = [sys.executable, "serve.py", "--port", str(port), "--db", str(db)]
-    if flavour == OURS:
-        args.append("--compat")
-    proc = subprocess.Popen(args, cwd=PROJECT)  # noqa: S603
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"the {flavour} server did not start")
-
-
 async def load(base: str, requests: int) -> tuple[list[float], float]:
     """Send *requests* requests from LOAD_CLIENTS clients; latencies and wall time."""
     import httpx  # noqa: PLC0415
@@ -182,7 +159,10 @@ def django(settings: h.Settings) -> dict[str, dict[str, float]]:
         OURS: {"lat": [], "rps": []},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        servers = {f: start_server(f, Path(tmp) / f"{f}.sqlite3") for f in results}
+        servers = {
+            f: launch.start(Path(tmp) / f"{f}.sqlite3", compat=f == OURS)
+            for f in results
+        }
         try:
             for _, base in servers.values():  # warm-up
                 asyncio.run(load(base, 100))
@@ -194,8 +174,7 @@ def django(settings: h.Settings) -> dict[str, dict[str, float]]:
                     results[flavour]["rps"].append(requests / wall)
         finally:
             for proc, _ in servers.values():
-                proc.terminate()
-                proc.wait(10)
+                launch.stop(proc)
     summary = {}
     for flavour, data in results.items():
         q = statistics.quantiles(data["lat"], n=100)

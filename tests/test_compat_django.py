@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,9 @@ pytest.importorskip("django")
 pytest.importorskip("uvicorn")
 
 PROJECT = Path(__file__).resolve().parent.parent / "examples" / "django_asgiref"
+sys.path.insert(0, str(PROJECT))
+import launch  # noqa: E402  (examples/django_asgiref/launch.py)
+
 PATHS = ("/sync/", "/async/", "/async-orm/")
 CONCURRENT = (
     12  # requests per path released at once (the ORM thread pool is 1 per request)
@@ -27,48 +26,20 @@ CONCURRENT = (
 IGNORED = {"date", "server", "x-orm-threads"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not start within 30 s")
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory):
     """Start the project twice: asgiref's own asgiref.sync, and install()ed compat."""
-    started: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    started = []
     try:
+        urls = {}
         for flavour in ("asgiref", "compat"):
-            port = _free_port()
             db = tmp_path_factory.mktemp(flavour) / "db.sqlite3"
-            args = [sys.executable, "serve.py", "--port", str(port), "--db", str(db)]
-            if flavour == "compat":
-                args.append("--compat")
-            proc = subprocess.Popen(args, cwd=PROJECT, env={**os.environ})
-            started[flavour] = (proc, port)
-        for proc, port in started.values():
-            _wait_ready(proc, port)
-        yield {
-            flavour: f"http://127.0.0.1:{port}"
-            for flavour, (_, port) in started.items()
-        }
+            proc, urls[flavour] = launch.start(db, compat=flavour == "compat")
+            started.append(proc)
+        yield urls
     finally:
-        for proc, _ in started.values():
-            proc.terminate()
-            proc.wait(10)
+        for proc in started:
+            launch.stop(proc)
 
 
 def _fetch_all(base: str) -> list[tuple[str, int, bytes, dict[str, str]]]:
