@@ -385,3 +385,33 @@ def test_lane_of_thread_sensitive_calls_without_a_sync_caller() -> None:
     assert len(threads) == 1
     assert threads != {threading.current_thread()}
     assert ab.executors.stats()  # the lane is one of asyncbridge's executors
+
+
+def test_async_to_sync_moves_asgiref_local_data_both_ways() -> None:
+    """Local data set in sync code is visible to the coroutine, and its changes back."""
+    local = Local()
+
+    async def read_and_write() -> str:
+        value = local.value
+        local.value = "coroutine"
+        return value
+
+    local.value = "caller"
+    assert compat.async_to_sync(read_and_write)() == "caller"
+    assert local.value == "coroutine"
+
+
+def test_only_the_callees_changes_travel_back() -> None:
+    """A variable the callee set and reset is not written back (nor is anything else)."""
+    seen: list[object] = []
+
+    async def set_and_reset() -> None:
+        token = var.set("temporary")
+        var.reset(token)
+
+    context = contextvars.copy_context()
+    context.run(var.set, "caller")
+    before = context[var]
+    context.run(compat.async_to_sync(set_and_reset))
+    seen.append(context[var])
+    assert seen == [before]

@@ -16,8 +16,9 @@ semantics, mapped onto asyncbridge's public API (``import asyncbridge as ab``):
   when None; asgiref uses the loop's default executor).
 * contextvars travel both ways as in asgiref: the callee starts with the caller's
   values and the caller sees the callee's changes afterwards (with ``context=``,
-  the changes stay in that context). ``asgiref.local.Local`` storage is re-homed to
-  the thread that receives it, as asgiref does.
+  the changes stay in that context). Only variables the callee changed travel
+  back, never ones a bridge set around it. ``asgiref.local.Local`` storage is
+  re-homed to the thread that receives it, as asgiref does.
 * Cancelling a task that awaits `sync_to_async` cancels the coroutine that the
   sync function started back on the loop with `async_to_sync`; if that coroutine
   absorbs the cancellation, the task waits for the sync function and returns its
@@ -99,23 +100,45 @@ def _storage_type() -> Any:
     return None if module is None else getattr(module, "_Storage", None)
 
 
-def _restore_context(context: contextvars.Context) -> None:
-    """Set in the current context every variable whose value differs in *context*.
+_Changes = list[tuple["contextvars.ContextVar[Any]", Any]]
+_MISSING = object()
 
-    ``asgiref.local.Local`` keeps its data tagged with the owning thread and hides
-    it from other threads; data moved on purpose is re-tagged for this thread.
+
+def _adopt_local_data() -> None:
+    """Re-tag the ``asgiref.local.Local`` data of this context for this thread.
+
+    asgiref's Local hides data tagged with another thread; data moved on purpose
+    (to the callee, and back to the caller) is re-tagged, as asgiref does.
     """
     storage = _storage_type()
-    for var, value in context.items():
+    if storage is None:
+        return
+    for var, value in contextvars.copy_context().items():
+        if type(value) is storage:
+            var.set(storage(threading.get_ident(), value.data))
+
+
+def _changes(start: contextvars.Context) -> _Changes:
+    """The variables the current context has set since *start* was copied from it.
+
+    Only what the callee changed travels back to the caller: values that a bridge
+    set around the callee (asyncbridge's own bookkeeping) stay where they belong.
+    """
+    return [
+        (var, value)
+        for var, value in contextvars.copy_context().items()
+        if start.get(var, _MISSING) is not value
+    ]
+
+
+def _apply(changes: _Changes) -> None:
+    """Set *changes* in the current context (Local data re-tagged for this thread)."""
+    storage = _storage_type()
+    for var, value in changes:
         if storage is not None and type(value) is storage:
-            value = storage(threading.get_ident(), value.data)  # noqa: PLW2901
+            var.set(storage(threading.get_ident(), value.data))
         else:
-            try:
-                if var.get() is value:
-                    continue
-            except LookupError:
-                pass
-        var.set(value)
+            var.set(value)
 
 
 # ------------------------------------------------------------------ executors
@@ -347,7 +370,7 @@ class AsyncToSync(Generic[_P, _R]):
                 "You cannot use AsyncToSync in the same thread as an async event "
                 "loop - just await the async function directly."
             )
-        after: list[contextvars.Context] = []
+        after: list[_Changes] = []
         old = _waiting.get()
         _waiting.set(_Waiter())
         try:
@@ -362,7 +385,7 @@ class AsyncToSync(Generic[_P, _R]):
             return ab.run_sync(main)
         finally:
             if after:
-                _restore_context(after[0])
+                _apply(after[0])
             _waiting.set(old)
 
     def __get__(self, parent: Any, objtype: Any) -> Callable[_P, _R]:
@@ -372,7 +395,7 @@ class AsyncToSync(Generic[_P, _R]):
 
 
 async def _main(
-    after: list[contextvars.Context],
+    after: list[_Changes],
     call: _ThreadCall | None,
     exc: BaseException | None,
     awaitable: Awaitable[_R],
@@ -381,6 +404,8 @@ async def _main(
     task = None if call is None else asyncio.current_task()
     if task is not None:
         call.tasks.append(task)  # type: ignore[union-attr]  # a cancelled caller cancels it
+    _adopt_local_data()
+    start = contextvars.copy_context()
     try:
         if exc is not None:
             # The caller was handling *exc*: so is the coroutine (sys.exc_info()).
@@ -392,7 +417,7 @@ async def _main(
     finally:
         if task is not None:
             call.tasks.remove(task)  # type: ignore[union-attr]
-        after.append(contextvars.copy_context())
+        after.append(_changes(start))
 
 
 def _run_on_portal(main: Coroutine[Any, Any, _R]) -> _R:
@@ -425,6 +450,7 @@ class _ThreadCall:
     """One `SyncToAsync` call: runs in the worker thread, reports to the loop."""
 
     __slots__ = (
+        "changes",
         "child",
         "context",
         "exc",
@@ -452,6 +478,7 @@ class _ThreadCall:
         self.finished = False
         self.outcome: tuple[bool, Any] = (False, None)
         self.waiter: asyncio.Future[None] | None = None
+        self.changes: _Changes | None = None  # what the function set, for the caller
 
     def run(self) -> Any:
         """Run the function in *context* (in the worker thread)."""
@@ -475,8 +502,12 @@ class _ThreadCall:
             _thread_state.call = previous
 
     def _child(self) -> Any:
-        _restore_context(self.context)  # re-home asgiref.local data to this thread
-        return self.child()
+        _adopt_local_data()
+        start = contextvars.copy_context()
+        try:
+            return self.child()
+        finally:
+            self.changes = _changes(start)
 
     def _finish(self, *, ok: bool, value: Any) -> None:
         with self.lock:
@@ -620,8 +651,8 @@ class SyncToAsync(Generic[_P, _R]):
                 raise result  # noqa: B904  (the function's own exception)
             value = result
         finally:
-            if self.context is None:
-                _restore_context(context)
+            if self.context is None and call.changes is not None:
+                _apply(call.changes)
         return value
 
     def __get__(
