@@ -14,6 +14,8 @@ PUBLIC_MODULES = [
     "asyncbridge.executors",
     "asyncbridge.adapters.perfect21",
     "asyncbridge.adapters.perfect21.api",
+    "asyncbridge.compat",
+    "asyncbridge.compat.asgiref",
 ]
 
 
