@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit compat bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest --cov=asyncbridge --cov-branch --cov-report=term-missing:skip-covered
 
-test: lint typecheck unit
+# asyncbridge.compat.asgiref judged by asgiref's own tests (compat/run_asgiref_suite.py).
+compat: $(VENV)/.installed-dev
+	$(BIN)/python compat/run_asgiref_suite.py
+
+test: lint typecheck unit compat
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run_all.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextvars
 import functools
@@ -13,6 +14,7 @@ import traceback
 import weakref
 
 import anyio
+import anyio.to_thread
 import pytest
 
 import asyncbridge as ab
@@ -427,3 +429,179 @@ async def test_no_reference_kept_to_arguments_or_results(anyio_backend: object) 
             gc.collect()
             await anyio.sleep(0.01)
     assert ref() is None
+
+
+# ----------------------------------------------- cancellation crosses bridges
+
+
+@pytest.mark.anyio
+async def test_cancellation_reaches_a_coroutine_the_thread_started(
+    anyio_backend: object,
+) -> None:
+    """A cancelled caller cancels the coroutine its thread runs back on the loop."""
+    started = threading.Event()
+    cleanup: list[str] = []
+    seen: list[BaseException] = []
+
+    async def forever() -> None:
+        try:
+            started.set()
+            await anyio.sleep_forever()
+        finally:
+            cleanup.append("ran")
+
+    def worker() -> None:
+        try:
+            ab.run_sync(forever)  # back on the caller's loop
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(ab.run_in_thread, worker))
+        await anyio.to_thread.run_sync(started.wait)
+        tg.cancel_scope.cancel()
+    assert cleanup == ["ran"]
+    assert len(seen) == 1
+    assert isinstance(seen[0], anyio.get_cancelled_exc_class())
+
+
+@pytest.mark.anyio
+async def test_check_cancelled_raises_in_a_cancelled_worker(
+    anyio_backend: object,
+) -> None:
+    """check_cancelled() raises in a worker once its caller is cancelled."""
+    started = threading.Event()
+    cancelled = threading.Event()
+    rounds: list[int] = []
+
+    def worker() -> None:
+        ab.check_cancelled()  # not cancelled yet: returns
+        started.set()
+        cancelled.wait()
+        for i in range(1000):
+            rounds.append(i)
+            ab.check_cancelled()  # raises on the first round
+            threading.Event().wait(0.001)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(ab.run_in_thread, worker))
+        await anyio.to_thread.run_sync(started.wait)
+        tg.cancel_scope.cancel()
+        cancelled.set()
+    assert rounds == [0]
+
+
+@pytest.mark.anyio
+async def test_next_bridge_call_of_a_cancelled_worker_raises(
+    anyio_backend: object,
+) -> None:
+    """After its caller was cancelled, a worker's next run_sync raises at once."""
+    started = threading.Event()
+    cancelled = threading.Event()
+    ran: list[str] = []
+
+    async def never() -> None:
+        ran.append("coroutine")
+
+    def worker() -> None:
+        started.set()
+        cancelled.wait()
+        ab.run_sync(never)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(ab.run_in_thread, worker))
+        await anyio.to_thread.run_sync(started.wait)
+        tg.cancel_scope.cancel()
+        cancelled.set()
+    assert ran == []
+
+
+def test_check_cancelled_outside_a_worker_returns() -> None:
+    """check_cancelled() anywhere else is a no-op."""
+    ab.check_cancelled()
+
+
+# ------------------------------------------------------------- contexts
+
+_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("_VAR", default="unset")
+
+
+@pytest.mark.anyio
+async def test_context_option_keeps_what_the_function_set(
+    anyio_backend: object,
+) -> None:
+    """run_in_thread(..., context=ctx) runs in ctx: its changes are visible there."""
+    ctx = contextvars.copy_context()
+
+    def set_it(value: str) -> str:
+        _VAR.set(value)
+        return _VAR.get()
+
+    assert await ab.run_in_thread(set_it, "a", context=ctx) == "a"
+    assert ctx[_VAR] == "a"
+    assert _VAR.get() == "unset"  # the caller's own context is untouched
+    assert await ab.asyncify(set_it, context=ctx)("b") == "b"
+    assert ctx[_VAR] == "b"
+
+
+@pytest.mark.anyio
+async def test_context_option_is_checked(anyio_backend: object) -> None:
+    """context= must be a Context, and needs an in-process executor."""
+    with pytest.raises(TypeError, match="context"):
+        await ab.run_in_thread(abs, -1, context={})  # type: ignore[arg-type]
+    with (
+        concurrent.futures.ProcessPoolExecutor(1) as pool,
+        pytest.raises(ValueError, match="context"),
+    ):
+        await ab.run_in_thread(abs, -1, executor=pool, context=contextvars.Context())
+
+
+# --------------------------------------------------- the waiting sync thread
+
+
+def test_sync_caller_runs_on_the_waiting_thread() -> None:
+    """executor=SYNC_CALLER runs on the thread blocked in run_sync, nested too."""
+    me = threading.get_ident()
+
+    def where() -> int:
+        return threading.get_ident()
+
+    async def inner() -> int:
+        return await ab.run_in_thread(where, executor=ab.executors.SYNC_CALLER)
+
+    def middle() -> int:
+        return ab.run_sync(inner)  # on the outer thread: it waits there again
+
+    async def outer() -> tuple[int, int]:
+        first = await ab.run_in_thread(where, executor=ab.executors.SYNC_CALLER)
+        second = await ab.run_in_thread(middle, executor=ab.executors.SYNC_CALLER)
+        return first, second
+
+    assert ab.run_sync(outer) == (me, me)
+
+
+def test_sync_caller_without_a_waiting_thread_uses_one_lane() -> None:
+    """Where no sync thread waits, SYNC_CALLER work runs on one shared thread."""
+
+    async def main() -> set[int]:
+        return set(
+            await asyncio.gather(
+                *(
+                    ab.run_in_thread(
+                        threading.get_ident, executor=ab.executors.SYNC_CALLER
+                    )
+                    for _ in range(6)
+                )
+            )
+        )
+
+    threads = asyncio.run(main())
+    assert len(threads) == 1
+    assert threading.get_ident() not in threads
+
+
+def test_sync_caller_submit_outside_a_wait() -> None:
+    """SYNC_CALLER is an Executor: submit() works from plain code too."""
+    future = ab.executors.SYNC_CALLER.submit(pow, 2, 5)
+    assert future.result() == 32

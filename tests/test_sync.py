@@ -651,3 +651,24 @@ def test_warnings_name_the_decorated_function() -> None:
             fetch()
 
     asyncio.run(main())
+
+
+def test_a_context_copied_back_does_not_grow_the_chain_of_waits() -> None:
+    """Copying a coroutine's context back to the caller (as asgiref does) stays flat."""
+    import contextvars  # noqa: PLC0415
+
+    from asyncbridge._waits import live  # noqa: PLC0415
+
+    holder: list[contextvars.Context] = []
+
+    async def keep() -> list[int]:
+        holder.append(contextvars.copy_context())
+        return [len(live())]
+
+    sizes = []
+    for _ in range(20):
+        holder.clear()
+        sizes += ab.run_sync(keep)
+        for var, value in holder[0].items():
+            var.set(value)
+    assert set(sizes) == {1}  # the one wait in progress, never the finished ones

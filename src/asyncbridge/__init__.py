@@ -61,6 +61,7 @@ from ._iterators import iterate_in_thread as iterate_in_thread
 from ._iterators import iterate_sync as iterate_sync
 from ._iterators import sync_context as sync_context
 from ._offload import asyncify as asyncify
+from ._offload import check_cancelled as check_cancelled
 from ._offload import run_in_thread as run_in_thread
 from ._retry import RetryBudget as RetryBudget
 from ._retry import RetryState as RetryState
@@ -92,6 +93,7 @@ __all__ = [
     "async_twin",
     "asyncify",
     "batch_execute",
+    "check_cancelled",
     "configure",
     "current_backend",
     "executors",

@@ -14,13 +14,14 @@ trio is imported lazily: asyncbridge never imports it unless a trio loop is in p
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._detect import running_asyncio_loop, state
 from ._errors import ExecutorShutdownError, LoopConflictError
-from ._waits import Wait, chain, here
+from ._waits import Wait, here, live
 from ._waits import _chain as _chain_var
 
 if TYPE_CHECKING:
@@ -278,7 +279,11 @@ async def _drive_trio(job: SyncJob[Any]) -> None:
             job.scope = scope
             if job.cancel_requested:
                 scope.cancel()
-            job.value = await job.awaitable()
+            try:
+                job.value = await job.awaitable()
+            except trio.Cancelled as exc:  # kept: the waiting thread raises it
+                job.error = exc
+                raise
         if scope.cancelled_caught:
             job.cancelled = True
     except trio.Cancelled as exc:  # the whole run is ending
@@ -407,11 +412,13 @@ class ThreadJob(Generic[T]):
     __slots__ = (
         "_claim",
         "args",
+        "children",
         "context",
         "deliver",
         "fn",
         "future",
         "parent",
+        "raise_cancel",
         "waits",
         "withdrawn",
     )
@@ -430,6 +437,10 @@ class ThreadJob(Generic[T]):
         self.future: concurrent.futures.Future[T] | None = None
         self.waits: tuple[Wait, ...] = ()
         self.withdrawn = False  # the waiting side cancelled `future` itself
+        # Set when the waiting task is cancelled while the job runs: raises its
+        # cancellation; and the bridge calls the job makes meanwhile (children).
+        self.raise_cancel: Callable[[], object] | None = None
+        self.children: list[tuple[SyncJob[Any], LoopHandle]] = []
         self._claim = [True]
 
     def claim(self) -> bool:
@@ -443,9 +454,33 @@ class ThreadJob(Generic[T]):
             return False
         return True
 
+    def request_cancel(self, raise_cancel: Callable[[], object]) -> None:
+        """The waiting task was cancelled while the job runs: pass it on.
+
+        Coroutines the job started through bridge calls are cancelled, and its next
+        bridge call (or `check_cancelled`) raises *raise_cancel*'s exception.
+        """
+        self.raise_cancel = raise_cancel
+        for child, handle in list(self.children):
+            handle.cancel(child)
+
+    def adopt(self, child: SyncJob[Any], handle: LoopHandle) -> None:
+        """Record a bridge call made by this job (or raise if it is cancelled)."""
+        self.children.append((child, handle))
+        if self.raise_cancel is not None:  # after appending: no cancel slips by
+            self.children.remove((child, handle))
+            self.raise_cancel()
+
+    def disown(self, child: SyncJob[Any], handle: LoopHandle) -> None:
+        """The bridge call *child* has ended."""
+        try:
+            self.children.remove((child, handle))
+        except ValueError:
+            pass
+
     def join(self, wait: Wait | None) -> None:
         """Make the job part of the calling code's chain of waits (plus *wait*)."""
-        waits = chain() if wait is None else (*chain(), wait)
+        waits = live() if wait is None else (*live(), wait)
         self.waits = waits
         if wait is not None and self.context is not None:
             self.context.run(_set_chain, waits)
@@ -456,19 +491,19 @@ class ThreadJob(Generic[T]):
             finished()
             return  # the waiting side gave up before it started
         tls = state
-        previous = tls.parent
-        tls.parent = self.parent
+        previous, previous_job = tls.parent, tls.job
+        tls.parent, tls.job = self.parent, self
         try:
             if self.context is None:
                 value = self.fn(*self.args)
             else:
                 value = self.context.run(self.fn, *self.args)
         except BaseException as exc:  # delivered to the waiting side, raised there
-            tls.parent = previous
+            tls.parent, tls.job = previous, previous_job
             finished()
             self.deliver(None, exc)
         else:
-            tls.parent = previous
+            tls.parent, tls.job = previous, previous_job
             finished()
             self.deliver(value, None)
 
@@ -530,9 +565,16 @@ class _ThreadFuture(asyncio.Future[Any]):
         self._ab_cancellable = cancellable
 
     def cancel(self, msg: Any | None = None) -> bool:
-        if self._ab_job.claim() or self._ab_cancellable:
+        job = self._ab_job
+        if job.claim() or self._ab_cancellable:
             return super().cancel(msg)
+        if job.raise_cancel is None:  # running: pass the cancellation on to it
+            job.request_cancel(functools.partial(_raise_cancelled, msg))
         return False
+
+
+def _raise_cancelled(msg: Any | None) -> None:
+    raise asyncio.CancelledError(msg)
 
 
 def _resolve(fut: asyncio.Future[Any], value: object) -> None:
@@ -658,13 +700,16 @@ class _TrioWait:
                     exc_info=error,
                 )
 
-    def abort(self, _: object) -> Any:
+    def abort(self, raise_cancel: Callable[[], object]) -> Any:
         import trio  # noqa: PLC0415
 
         if self.job.claim() or self.cancellable:
             self.abandoned = True
             return trio.lowlevel.Abort.SUCCEEDED
         self.cancel_pending = True
+        # running: pass it on; *raise_cancel* raises trio's own Cancelled (trio
+        # calls it from worker threads for trio.from_thread.check_cancelled too)
+        self.job.request_cancel(raise_cancel)
         return trio.lowlevel.Abort.FAILED
 
 
@@ -714,7 +759,7 @@ async def await_thread_job(
     loop = running_asyncio_loop()
     waits = state.waits
     if waits is None or waits.pool is None:  # the common case: no pool thread here
-        job.waits = chain()
+        job.waits = live()
         if loop is not None:
             return await _await_asyncio(loop, job, submit, cancellable)
         return await _await_trio(job, submit, cancellable)

@@ -58,6 +58,7 @@ class _ThreadState(threading.local):
     runner: object | None = None
     not_foreign_worker: bool = False  # known not to be an anyio/trio worker thread
     waits: Any = None
+    job: Any = None  # the `ThreadJob` this thread runs now (its cancellation)
 
 
 state = _ThreadState()

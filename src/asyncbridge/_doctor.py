@@ -45,6 +45,7 @@ PACKAGES: Final = (
     "starlette",
     "uvicorn",
     "prometheus-client",
+    "asgiref",
     "pytest",
     "pytest-asyncio",
     "pytest-trio",

@@ -115,6 +115,16 @@ class Adapter:
                 nested = any(w.active and w.owner.pool is not None for w in waits)
                 executor.put(job, nested=nested)
             return
+        submitted: list[concurrent.futures.Future[Any]] = []
+        if self.marks_threads:  # count it done before its caller can see stats()
+            deliver = job.deliver
+
+            def counted(value: object, error: BaseException | None) -> None:
+                if submitted:
+                    self._finished(submitted[0])
+                deliver(value, error)
+
+            job.deliver = counted
         try:
             if self.marks_threads:
                 future = executor.submit(job.run)
@@ -124,6 +134,7 @@ class Adapter:
             raise ExecutorShutdownError(
                 f"{executor!r} does not accept work any more: {exc}"
             ) from exc
+        submitted.append(future)
         self._inflight.add(future)
         future.add_done_callback(self._finished)
         if self.marks_threads:
@@ -132,7 +143,10 @@ class Adapter:
             job.follow(future)
 
     def _finished(self, future: concurrent.futures.Future[Any]) -> None:
-        self._inflight.discard(future)
+        try:
+            self._inflight.remove(future)  # once per future: the first caller counts
+        except KeyError:
+            return
         self._completed += 1
 
     def stats(self) -> ExecutorStats:

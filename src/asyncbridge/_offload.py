@@ -15,7 +15,7 @@ import anyio
 from typing_extensions import ParamSpec, TypeVarTuple
 
 from ._backends import ThreadJob, await_thread_job, discard, thread_cancellation
-from ._detect import current_loop, running_asyncio_loop
+from ._detect import current_loop, running_asyncio_loop, state
 from ._executors import Adapter, default_adapter, resolve
 from ._hooks import HOOKS, trace_run_in_thread
 from ._validate import check_bool, check_sync_callable, describe
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "asyncify",
+    "check_cancelled",
     "offload",
     "offload_blocking",
     "run_in_thread",
@@ -143,12 +144,29 @@ def _job(
     sync_fn: Callable[..., T],
     args: tuple[Any, ...],
     kwargs: dict[str, Any] | None,
+    context: contextvars.Context | None = None,
 ) -> ThreadJob[T]:
     target = functools.partial(sync_fn, **kwargs) if kwargs else sync_fn
-    context = thread_context() if adapter.marks_threads else None
-    if HOOKS and context is not None:  # asyncbridge.instrumentation: report this hop
+    if context is None and adapter.marks_threads:
+        context = thread_context()
+    if HOOKS and adapter.marks_threads:  # asyncbridge.instrumentation: report the hop
         target = trace_run_in_thread(target)
     return ThreadJob(target, args, context)
+
+
+def _check_context(context: object, adapter: Adapter | None) -> None:
+    """Check a ``context=`` argument (and that its executor runs in this process)."""
+    if context is None:
+        return
+    if not isinstance(context, contextvars.Context):
+        raise TypeError(
+            f"context must be a contextvars.Context or None, got {describe(context)}"
+        )
+    if adapter is not None and not adapter.marks_threads:
+        raise ValueError(
+            f"context= needs an executor that runs the call in this process; "
+            f"{adapter.executor!r} may not (contextvars do not travel)"
+        )
 
 
 async def offload(
@@ -158,13 +176,14 @@ async def offload(
     kwargs: dict[str, Any] | None = None,
     *,
     cancellable: bool = False,
+    context: contextvars.Context | None = None,
 ) -> T:
     """The one async→sync path: run ``sync_fn(*args, **kwargs)`` on *adapter*.
 
     `run_in_thread`, `asyncify` and the decorators' ``.aio`` forms all come here;
     see `run_in_thread` for the rules.
     """
-    job = _job(adapter, sync_fn, args, kwargs)
+    job = _job(adapter, sync_fn, args, kwargs, context)
     return await await_thread_job(job, adapter.put, cancellable)
 
 
@@ -258,6 +277,24 @@ def offload_blocking(
     return outcome.result(sync_fn)  # type: ignore[no-any-return]
 
 
+def check_cancelled() -> None:
+    """Raise the caller's cancellation in a worker thread whose caller was cancelled.
+
+    In sync code run by `run_in_thread` (or `asyncify`, an ``.aio`` form...), when
+    the task awaiting it has been cancelled meanwhile: raise that cancellation
+    (`asyncio.CancelledError`, or trio's `Cancelled`), so a long loop can stop
+    early. Anywhere else it returns at once. Bridge calls the function makes
+    (`run_sync` back to the loop) are cancelled, and raise, in the same case.
+
+    Example:
+        >>> import asyncbridge as ab
+        >>> ab.check_cancelled()  # not in a cancelled worker: nothing happens
+    """
+    job = state.job
+    if job is not None and job.raise_cancel is not None:
+        job.raise_cancel()
+
+
 async def run_in_thread(
     sync_fn: Callable[[*Ts], T],
     /,
@@ -265,6 +302,7 @@ async def run_in_thread(
     executor: str | Executor | None = None,
     limiter: anyio.CapacityLimiter | int | None = None,
     cancellable: bool = False,
+    context: contextvars.Context | None = None,
 ) -> T:
     """Run blocking code in a worker thread without blocking the event loop.
 
@@ -276,8 +314,11 @@ async def run_in_thread(
     Cancellation: a call still queued is withdrawn at once. A running one, by
     default (``cancellable=False``), is waited for: the caller's cancellation takes
     effect when the thread is done, so no work is orphaned (what the thread raised
-    is chained to it). With ``cancellable=True`` the caller is released at once and
-    the thread's result is discarded.
+    is chained to it). Meanwhile the cancellation crosses into the thread: a
+    coroutine *sync_fn* runs back on a loop through `run_sync` is cancelled, its
+    next bridge call raises the cancellation, and `check_cancelled` lets it stop
+    early. With ``cancellable=True`` the caller is released at once and the
+    thread's result is discarded.
 
     Args:
         sync_fn: the blocking function.
@@ -291,6 +332,10 @@ async def run_in_thread(
             form is keyed on the underlying function (partials and bound methods
             unwrapped) and on N: calls given another N share another limit.
         cancellable: release a cancelled caller at once instead of waiting.
+        context: run *sync_fn* in this `contextvars.Context` instead of a copy of
+            the caller's: what it sets is visible there afterwards (e.g. pass
+            ``ctx = contextvars.copy_context()`` and read ``ctx[var]``). A context
+            can be entered by one thread at a time.
 
     Returns:
         What *sync_fn* returned.
@@ -312,19 +357,25 @@ async def run_in_thread(
     if cancellable is not False:
         check_bool(cancellable, "cancellable")
     adapter = default_adapter() if executor is None else resolve(executor)
-    if limiter is None:
-        if HOOKS:  # asyncbridge.instrumentation: the reporting path (see _job)
-            return await offload(adapter, sync_fn, args, cancellable=cancellable)
+    if context is not None:
+        _check_context(context, adapter)
+    elif limiter is None and not HOOKS:  # the common case, inlined (hooks: see _job)
         job = ThreadJob(
             sync_fn, args, thread_context() if adapter.marks_threads else None
         )
         return await await_thread_job(job, adapter.put, cancellable)
+    if limiter is None:
+        return await offload(
+            adapter, sync_fn, args, cancellable=cancellable, context=context
+        )
     checked = _check_limiter(limiter)
     if isinstance(checked, int):
         checked = _function_limiters.get(_limit_key(sync_fn), checked)
     assert checked is not None  # noqa: S101
     async with checked:
-        return await offload(adapter, sync_fn, args, cancellable=cancellable)
+        return await offload(
+            adapter, sync_fn, args, cancellable=cancellable, context=context
+        )
 
 
 def asyncify(
@@ -333,6 +384,7 @@ def asyncify(
     executor: str | Executor | None = None,
     limiter: anyio.CapacityLimiter | int | None = None,
     cancellable: bool = False,
+    context: contextvars.Context | None = None,
 ) -> Callable[P, Awaitable[T]]:
     """Wrap a blocking function into an async one that runs it by `run_in_thread`.
 
@@ -345,6 +397,7 @@ def asyncify(
         limiter: an `anyio.CapacityLimiter`, or an int: one limiter of that size for
             all calls of this wrapper (per event loop).
         cancellable: as for `run_in_thread`.
+        context: as for `run_in_thread`: every call runs in this one context.
 
     Returns:
         An async function with *sync_fn*'s parameters.
@@ -364,7 +417,9 @@ def asyncify(
     check_bool(cancellable, "cancellable")
     checked = _check_limiter(limiter)
     if executor is not None and not isinstance(executor, str):
-        resolve(executor)  # check the type now; a name may be registered later
+        _check_context(context, resolve(executor))  # a name may be registered later
+    else:
+        _check_context(context, None)
     per_loop = _PerLoopLimiters() if isinstance(checked, int) else None
 
     @wraps(sync_fn)
@@ -372,7 +427,7 @@ def asyncify(
         adapter = default_adapter() if executor is None else resolve(executor)
         if checked is None:
             return await offload(
-                adapter, sync_fn, args, kwargs, cancellable=cancellable
+                adapter, sync_fn, args, kwargs, cancellable=cancellable, context=context
             )
         limiter_now = (
             checked
@@ -381,7 +436,7 @@ def asyncify(
         )
         async with limiter_now:
             return await offload(
-                adapter, sync_fn, args, kwargs, cancellable=cancellable
+                adapter, sync_fn, args, kwargs, cancellable=cancellable, context=context
             )
 
     return wrapper

@@ -235,11 +235,19 @@ def run_job(
         LoopConflictError: the loop's thread is blocked waiting for this call.
     """
     check_not_blocked(handle, what)
+    parent_job = state.job  # the run_in_thread call this thread runs, if any
+    if parent_job is not None:
+        parent_job.adopt(job, handle)  # its cancellation reaches this call
     # A re-entry (greenlet policy) runs the job inline while the loop runs on: not
     # a wait that blocks this thread's loop.
     blocks = type(handle) is not ReentryLoop
     wait = Wait(job.owner, repr(handle), sync=blocks, loop=current_loop())
-    waits = wait.begin()
+    try:
+        waits = wait.begin()
+    except BaseException:
+        if parent_job is not None:
+            parent_job.disown(job, handle)
+        raise
     inflight = None if portal is None else portal.inflight
     try:
         job.context.run(_set_chain, waits)
@@ -251,6 +259,8 @@ def run_job(
         if inflight is not None:
             inflight.discard(job)
         wait.end()
+        if parent_job is not None:
+            parent_job.disown(job, handle)
     return _outcome(job, timed_out, timeout, portal)
 
 

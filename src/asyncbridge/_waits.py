@@ -42,6 +42,7 @@ __all__ = [
     "chain",
     "describe_chain",
     "here",
+    "live",
     "nearest_sync_wait",
     "serve_until",
 ]
@@ -133,7 +134,7 @@ class Wait:
         if self.sync:
             owner.sync_depth += 1
         self.active = True
-        return (*_chain.get(), self)
+        return (*live(), self)
 
     def end(self) -> None:
         """End the wait; run work delivered too late for it (see `offer`)."""
@@ -215,6 +216,19 @@ def serve_until(
         if item is not None:  # work addressed to this thread: run it here, now
             item.run()
     return True
+
+
+def live() -> tuple[Wait, ...]:
+    """The running code's chain without the waits that have ended.
+
+    A context copied out of a bridge call (some libraries copy a coroutine's context
+    back to its caller) carries finished waits; dropped here, so chains never grow
+    beyond the waits in progress.
+    """
+    waits = _chain.get()
+    if waits and not all(w.active for w in waits):
+        return tuple(w for w in waits if w.active)
+    return waits
 
 
 def blocked_loop_wait(native: object, waits: tuple[Wait, ...]) -> Wait | None:

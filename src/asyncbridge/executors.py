@@ -2,10 +2,12 @@
 
 ``ab.executors.get()`` gives the shared default pool; ``register()`` names any
 `concurrent.futures.Executor` for ``executor=name`` anywhere; ``dedicated(name)``
-gives a one-thread executor for thread-affine resources; ``shutdown()`` stops the
+gives a one-thread executor for thread-affine resources; ``SYNC_CALLER`` runs work
+on the sync thread waiting for the calling coroutine; ``shutdown()`` stops the
 portals and pools (the bridge stays usable); ``stats()`` reports their load.
 """
 
+from ._executors import SYNC_CALLER as SYNC_CALLER
 from ._executors import ExecutorStats as ExecutorStats
 from ._executors import dedicated as dedicated
 from ._executors import get as get
@@ -13,4 +15,12 @@ from ._executors import register as register
 from ._executors import shutdown as shutdown
 from ._executors import stats as stats
 
-__all__ = ["ExecutorStats", "dedicated", "get", "register", "shutdown", "stats"]
+__all__ = [
+    "SYNC_CALLER",
+    "ExecutorStats",
+    "dedicated",
+    "get",
+    "register",
+    "shutdown",
+    "stats",
+]

@@ -1,0 +1,270 @@
+"""asgiref's asgiref.sync against asyncbridge.compat.asgiref, side by side.
+
+Four bridge measurements (interleaved rounds, one process), then a Django project
+under load:
+
+1. ``async_to_sync`` from plain sync code (the main thread, no loop running);
+2. ``async_to_sync`` from inside ``sync_to_async`` (the coroutine runs back on the
+   caller's loop), one ``sync_to_async`` call driving *n* ``async_to_sync`` calls;
+3. ``sync_to_async`` with ``thread_sensitive=True`` (the default) inside
+   ``asyncio.run``;
+4. ``sync_to_async(thread_sensitive=False)`` inside ``asyncio.run``;
+5. examples/django_asgiref served by uvicorn on 127.0.0.1, once as is and once with
+   ``install()`` in its ASGI module: LOAD_CLIENTS clients send LOAD_REQUESTS
+   requests in all (the three views in turn), LOAD_ROUNDS rounds each, interleaved;
+   latency p50/p95/p99 and throughput.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_asgiref.py            # ~2 minutes
+    .venv/bin/python benchmarks/bench_asgiref.py --quick    # smoke run
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import _harness as h
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+PACKAGES = ("asyncbridge", "asgiref", "django", "uvicorn", "httpx")
+REAL = "asgiref"
+OURS = "compat"
+PROJECT = Path(__file__).resolve().parent.parent / "examples" / "django_asgiref"
+sys.path.insert(0, str(PROJECT))
+import launch  # noqa: E402  (examples/django_asgiref/launch.py)
+
+LOAD_CLIENTS = 50  # concurrent clients
+LOAD_REQUESTS = 1_000  # requests per round, spread over the clients
+LOAD_ROUNDS = 3  # rounds per server, interleaved
+LOAD_PATHS = ("/sync/", "/async/", "/async-orm/")
+
+# Targets, from issue 11.
+TARGET_PLAIN = 1 / 3  # async_to_sync from plain sync code: >= 3x faster
+TARGET_NOT_SLOWER = 1.0  # every other path: never slower
+TARGET_DJANGO = 1.0  # Django throughput: not lower
+
+
+async def nothing() -> int:
+    """The coroutine: nothing, so what is measured is the bridge."""
+    return 1
+
+
+def trivial() -> int:
+    """The sync function: nothing."""
+    return 1
+
+
+def libraries() -> dict[str, Any]:
+    import asgiref.sync as real  # noqa: PLC0415
+
+    from asyncbridge.compat import asgiref as ours  # noqa: PLC0415
+
+    return {REAL: real, OURS: ours}
+
+
+# ------------------------------------------------------------------ bridges
+
+
+def plain_thread(settings: h.Settings) -> list[h.Result]:
+    competitors = []
+    for name, lib in libraries().items():
+        a2s = lib.async_to_sync(nothing)
+
+        def run(n: int, a2s: Callable[[], int] = a2s) -> None:
+            for _ in range(n):
+                a2s()
+
+        competitors.append(h.Competitor(name, run, "portal" if name == OURS else ""))
+    return h.compare(competitors, settings)
+
+
+async def route_back(settings: h.Settings) -> list[h.Result]:
+    competitors = []
+    for name, lib in libraries().items():
+        a2s = lib.async_to_sync(nothing)
+
+        def calls(n: int, a2s: Callable[[], int] = a2s) -> None:
+            for _ in range(n):
+                a2s()
+
+        s2a = lib.sync_to_async(calls, thread_sensitive=False)
+        competitors.append(h.Competitor(name, s2a, "asyncio"))
+    return await h.compare_async(competitors, settings)
+
+
+def repeat(make: Callable[[], Awaitable[object]]) -> Callable[[int], Awaitable[None]]:
+    async def run(n: int) -> None:
+        for _ in range(n):
+            await make()
+
+    return run
+
+
+async def sync_to_async_calls(
+    settings: h.Settings, *, thread_sensitive: bool
+) -> list[h.Result]:
+    competitors = [
+        h.Competitor(
+            name,
+            repeat(lib.sync_to_async(trivial, thread_sensitive=thread_sensitive)),
+            "asyncio",
+        )
+        for name, lib in libraries().items()
+    ]
+    return await h.compare_async(competitors, settings)
+
+
+# ------------------------------------------------------------------ Django
+
+
+async def load(base: str, requests: int) -> tuple[list[float], float]:
+    """Send *requests* requests from LOAD_CLIENTS clients; latencies and wall time."""
+    import httpx  # noqa: PLC0415
+
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+    limits = httpx.Limits(max_connections=LOAD_CLIENTS)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
+        async def one_client() -> None:
+            for i in remaining:
+                start = time.perf_counter()
+                response = await client.get(LOAD_PATHS[i % len(LOAD_PATHS)])
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{response.status_code}: {response.text}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(LOAD_CLIENTS)))
+        return latencies, time.perf_counter() - start
+
+
+def django(settings: h.Settings) -> dict[str, dict[str, float]]:
+    requests = 150 if settings.quick else LOAD_REQUESTS
+    rounds = 1 if settings.quick else LOAD_ROUNDS
+    results: dict[str, dict[str, list[float]]] = {
+        REAL: {"lat": [], "rps": []},
+        OURS: {"lat": [], "rps": []},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {
+            f: launch.start(Path(tmp) / f"{f}.sqlite3", compat=f == OURS)
+            for f in results
+        }
+        try:
+            for _, base in servers.values():  # warm-up
+                asyncio.run(load(base, 100))
+            for r in range(rounds):
+                order = list(servers) if r % 2 == 0 else list(reversed(servers))
+                for flavour in order:
+                    lat, wall = asyncio.run(load(servers[flavour][1], requests))
+                    results[flavour]["lat"].extend(lat)
+                    results[flavour]["rps"].append(requests / wall)
+        finally:
+            for proc, _ in servers.values():
+                launch.stop(proc)
+    summary = {}
+    for flavour, data in results.items():
+        q = statistics.quantiles(data["lat"], n=100)
+        summary[flavour] = {
+            "p50_ms": q[49] * 1e3,
+            "p95_ms": q[94] * 1e3,
+            "p99_ms": q[98] * 1e3,
+            "rps": statistics.median(data["rps"]),
+        }
+    print(
+        f"## Django under load: {LOAD_CLIENTS} clients, {requests} requests a round "
+        f"({', '.join(LOAD_PATHS)} in turn), {rounds} interleaved rounds per server"
+    )
+    print(f"{'server':<28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+    labels = {REAL: "asgiref (as shipped)", OURS: "compat (install())"}
+    for flavour, s in summary.items():
+        print(
+            f"{labels[flavour]:<28} {s['p50_ms']:>8.1f} {s['p95_ms']:>8.1f} "
+            f"{s['p99_ms']:>8.1f} {s['rps']:>8.0f}"
+        )
+    print("(req/s: median over rounds; latencies: all requests of all rounds)")
+    print()
+    return summary
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> None:
+    args, settings = h.parse_args(__doc__.splitlines()[0])
+    warnings.simplefilter("ignore", DeprecationWarning)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    h.print_header("asgiref.sync vs asyncbridge.compat.asgiref", PACKAGES)
+
+    plain = plain_thread(settings)
+    h.print_table("async_to_sync from plain sync code", plain, REAL)
+    back = asyncio.run(route_back(settings))
+    h.print_table("async_to_sync inside sync_to_async (route back)", back, REAL)
+    sensitive = asyncio.run(sync_to_async_calls(settings, thread_sensitive=True))
+    h.print_table("sync_to_async, thread_sensitive=True", sensitive, REAL)
+    free = asyncio.run(sync_to_async_calls(settings, thread_sensitive=False))
+    h.print_table("sync_to_async, thread_sensitive=False", free, REAL)
+    h.flush()
+    web = django(settings)
+
+    print("## targets (ratios of medians within this run; compat / asgiref)")
+    targets = [
+        h.check_ratio(
+            "async_to_sync from plain sync code",
+            plain,
+            OURS,
+            REAL,
+            at_most=TARGET_PLAIN,
+        ),
+        h.check_ratio(
+            "async_to_sync route back", back, OURS, REAL, at_most=TARGET_NOT_SLOWER
+        ),
+        h.check_ratio(
+            "sync_to_async thread-sensitive",
+            sensitive,
+            OURS,
+            REAL,
+            at_most=TARGET_NOT_SLOWER,
+        ),
+        h.check_ratio(
+            "sync_to_async not thread-sensitive",
+            free,
+            OURS,
+            REAL,
+            at_most=TARGET_NOT_SLOWER,
+        ),
+        h.check_target(
+            "Django throughput, compat / asgiref",
+            web[OURS]["rps"] / web[REAL]["rps"],
+            at_least=TARGET_DJANGO,
+        ),
+    ]
+    print()
+    h.dump_json(
+        args.json,
+        {
+            "plain": h.results_json(plain),
+            "route_back": h.results_json(back),
+            "thread_sensitive": h.results_json(sensitive),
+            "not_thread_sensitive": h.results_json(free),
+            "django": web,
+            "targets": [t.to_json() for t in targets],
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
