@@ -9,9 +9,14 @@ import pytest
 
 import asyncbridge
 
+# asyncbridge.pytest_plugin is loaded by pytest, not imported by users: its names
+# are pytest hooks and fixtures (tests/test_pytest_plugin.py covers them).
 PUBLIC_MODULES = [
     "asyncbridge",
     "asyncbridge.executors",
+    "asyncbridge.instrumentation",
+    "asyncbridge.integrations",
+    "asyncbridge.integrations.starlette",
     "asyncbridge.adapters.perfect21",
     "asyncbridge.adapters.perfect21.api",
     "asyncbridge.compat",

@@ -2,8 +2,9 @@
 
 Layers (each module imports only from the layers above it):
 
-    detection  _detect, _config, _errors, _validate
-               what runs in this thread; process-wide settings; argument checks
+    detection  _detect, _config, _errors, _validate, _hooks
+               what runs in this thread; process-wide settings; argument checks;
+               the instrumentation registry and events (_hooks: any layer emits)
     engine     _backends   the asyncio/trio differences, behind one small interface
                _pool       asyncbridge's thread pool
                _portal     background loops for sync callers
@@ -19,10 +20,16 @@ Layers (each module imports only from the layers above it):
                _dual       DualInterface, sync_twin, async_twin
                _batch      gather_limited, map_async, batch_execute
                _ipython    the IPython extension (%load_ext asyncbridge)
+               _watch      watch_loop: report the code that blocks an event loop
+               _loghook, _prometheus   the built-in instrumentation hooks
+    surface    instrumentation, executors (public modules); integrations.starlette
+               and pytest_plugin (optional: their dependency imported lazily);
+               __main__ + _doctor (python -m asyncbridge doctor)
     adapters   asyncbridge.adapters.perfect21 (public API only, as a user would)
 """
 
 from . import executors as executors
+from . import instrumentation as instrumentation
 from ._batch import OutcomeStatus as OutcomeStatus
 from ._batch import TaskOutcome as TaskOutcome
 from ._batch import batch_execute as batch_execute
@@ -63,6 +70,8 @@ from ._retry import retry_testing as retry_testing
 from ._retry import retrying as retrying
 from ._sync import run_sync as run_sync
 from ._sync import syncify as syncify
+from ._watch import LoopWatch as LoopWatch
+from ._watch import watch_loop as watch_loop
 
 __all__ = [
     "AsyncBridgeError",
@@ -72,6 +81,7 @@ __all__ = [
     "GreenletInstrument",
     "LoopBlockedWarning",
     "LoopConflictError",
+    "LoopWatch",
     "OutcomeStatus",
     "RetryBudget",
     "RetryError",
@@ -91,6 +101,7 @@ __all__ = [
     "get_context",
     "greenlet_task_factory",
     "in_async_context",
+    "instrumentation",
     "is_async_callable",
     "iterate_in_thread",
     "iterate_sync",
@@ -106,4 +117,5 @@ __all__ = [
     "sync_twin",
     "syncify",
     "unload_ipython_extension",
+    "watch_loop",
 ]

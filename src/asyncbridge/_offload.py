@@ -17,6 +17,7 @@ from typing_extensions import ParamSpec, TypeVarTuple
 from ._backends import ThreadJob, await_thread_job, discard, thread_cancellation
 from ._detect import current_loop, running_asyncio_loop, state
 from ._executors import Adapter, default_adapter, resolve
+from ._hooks import HOOKS, trace_run_in_thread
 from ._validate import check_bool, check_sync_callable, describe
 from ._waits import ThreadWaits, Wait, here, serve_until
 from ._wrapping import wraps
@@ -148,6 +149,8 @@ def _job(
     target = functools.partial(sync_fn, **kwargs) if kwargs else sync_fn
     if context is None and adapter.marks_threads:
         context = thread_context()
+    if HOOKS and adapter.marks_threads:  # asyncbridge.instrumentation: report the hop
+        target = trace_run_in_thread(target)
     return ThreadJob(target, args, context)
 
 
@@ -356,7 +359,7 @@ async def run_in_thread(
     adapter = default_adapter() if executor is None else resolve(executor)
     if context is not None:
         _check_context(context, adapter)
-    elif limiter is None:  # the common case, inlined
+    elif limiter is None and not HOOKS:  # the common case, inlined (hooks: see _job)
         job = ThreadJob(
             sync_fn, args, thread_context() if adapter.marks_threads else None
         )

@@ -41,6 +41,7 @@ from ._detect import (
 )
 from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
 from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
+from ._hooks import HOOKS, trace_run_sync
 from ._portal import Portal, new_event_loop, portal_for
 from ._route import parent_loop
 from ._validate import (
@@ -490,6 +491,8 @@ def run_sync_internal(
     """
     try:
         handle, portal = route(what, backend, on_loop_conflict, own_loop=True)
+        if HOOKS:  # asyncbridge.instrumentation: report this hop to the hooks
+            target, args, kwargs = trace_run_sync(target, args, kwargs)
         if handle is None:
             return _on_own_loop(target, args, kwargs, timeout)
         if type(handle) is ReentryLoop:
