@@ -555,3 +555,50 @@ async def test_greenlet_reentry_is_a_same_thread_hop(
         loop_thread,
         loop_thread,
     )
+
+
+def test_retries_and_give_ups_are_reported() -> None:
+    """async_retry emits RetryScheduled per retry and RetryGivenUp at the end."""
+    seen: list[object] = []
+    calls = [0]
+
+    @ab.async_retry(max_attempts=3, wait=0)
+    def flaky() -> None:
+        calls[0] += 1
+        raise OSError("down")
+
+    ab.instrumentation.add_hook(seen.append)
+    try:
+        with pytest.raises(OSError):
+            flaky()
+    finally:
+        ab.instrumentation.remove_hook(seen.append)
+    retries = [e for e in seen if isinstance(e, RetryScheduled)]
+    given_up = [e for e in seen if isinstance(e, RetryGivenUp)]
+    assert [e.attempt for e in retries] == [1, 2]
+    assert len(given_up) == 1
+    assert given_up[0].attempts == 3
+    assert calls[0] == 3
+
+
+def test_pool_lending_is_reported() -> None:
+    """A pool thread waiting on nested work reports the slot it lends."""
+    seen: list[object] = []
+
+    def inner() -> int:
+        return 1
+
+    def outer() -> int:
+        async def nested() -> int:
+            return await ab.run_in_thread(inner)
+
+        return asyncio.run(nested())  # this pool thread's own loop awaits the pool
+
+    ab.instrumentation.add_hook(seen.append)
+    try:
+        assert asyncio.run(ab.run_in_thread(outer)) == 1
+    finally:
+        ab.instrumentation.remove_hook(seen.append)
+    lent = [e for e in seen if isinstance(e, PoolSlotLent)]
+    assert lent
+    assert lent[0].pool == "default"

@@ -672,3 +672,24 @@ def test_a_context_copied_back_does_not_grow_the_chain_of_waits() -> None:
         for var, value in holder[0].items():
             var.set(value)
     assert set(sizes) == {1}  # the one wait in progress, never the finished ones
+
+
+def test_explicit_backend_beats_a_parent_loop_of_the_other_library() -> None:
+    """run_sync(..., backend="trio") in an asyncio worker runs on the trio portal."""
+    import trio  # noqa: PLC0415
+
+    async def on_trio() -> str:
+        await trio.sleep(0)
+        return "trio"
+
+    async def on_asyncio() -> str:
+        await asyncio.sleep(0)
+        return "asyncio"
+
+    def worker() -> tuple[str, str]:
+        return ab.run_sync(on_trio, backend="trio"), ab.run_sync(on_asyncio)
+
+    async def main() -> tuple[str, str]:
+        return await ab.run_in_thread(worker)
+
+    assert asyncio.run(main()) == ("trio", "asyncio")

@@ -182,7 +182,7 @@ def _wrong_backend(
     else:
         return exc
     error = RuntimeError(
-        f"{job.target!r} looks like {other} code, but ran on a {backend} loop "
+        f"{job.target!r} looks like {other} code, but ran on the {backend} loop "
         f"({text}); run it with backend={other!r}, e.g. "
         f"asyncbridge.run_sync(fn, backend={other!r})"
     )

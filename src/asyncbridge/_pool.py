@@ -39,6 +39,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from ._errors import ExecutorShutdownError, LoopConflictError
+from ._hooks import HOOKS, emit_pool_ceiling_reached, emit_pool_slot_lent
 from ._waits import Wait, chain, describe_chain, here
 
 if TYPE_CHECKING:
@@ -375,20 +376,26 @@ class BridgePool(concurrent.futures.Executor):
         if not self.lends:
             return
         with self._lock:
-            if self._lent >= self.max_lent:
-                raise LoopConflictError(
-                    f"the asyncbridge pool {self.name!r} cannot lend another slot: "
-                    f"{self._lent} of its threads already wait on nested work (its "
-                    f"ceiling is {self.max_lent}, for {self._max_workers} workers). "
-                    "This wait would be one more: "
-                    + describe_chain((*chain(), wait), "...")
-                    + ". Nesting this deep and wide usually means blocking calls "
-                    "that should be awaited: make the outer callers async."
-                )
-            self._lent += 1
-            self._peak_lent = max(self._peak_lent, self._lent)
-            self._busy -= 1
-            self._dispatch()
+            lent = self._lent
+            full = lent >= self.max_lent
+            if not full:
+                lent = self._lent = lent + 1
+                self._peak_lent = max(self._peak_lent, lent)
+                self._busy -= 1
+                self._dispatch()
+        if full:  # decided under the lock; hooks and the error outside it
+            emit_pool_ceiling_reached(self.name, self.max_lent)
+            raise LoopConflictError(
+                f"the asyncbridge pool {self.name!r} cannot lend another slot: "
+                f"{lent} of its threads already wait on nested work (its "
+                f"ceiling is {self.max_lent}, for {self._max_workers} workers). "
+                "This wait would be one more: "
+                + describe_chain((*chain(), wait), "...")
+                + ". Nesting this deep and wide usually means blocking calls "
+                "that should be awaited: make the outer callers async."
+            )
+        if HOOKS:
+            emit_pool_slot_lent(self.name, lent, self.max_lent)
 
     def reclaim(self) -> None:
         """Take back the slot lent by the calling thread (its wait has ended)."""

@@ -5,7 +5,8 @@ Where a call runs, in order:
 1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
    the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`, or re-enter
    the running loop from a task prepared for it: `_greenlet`);
-2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop;
+2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop
+   (unless *backend* names the other library: then that library's portal);
 3. otherwise: the shared portal, or this thread's own loop under
    ``sync_loop="thread"`` (or when the portal is blocked waiting for this thread).
 
@@ -464,7 +465,10 @@ def route(
         return _conflict_route(what, backend, policy, here)
     parent = parent_loop()
     if parent is not None:
-        return Route(handle_for(parent), None)
+        handle = handle_for(parent)
+        if backend is None or backend == handle.backend:
+            return Route(handle, None)
+        # The parent loop cannot run code of the other library: its portal can.
     backend = backend or "asyncio"
     if own_loop and backend == "asyncio" and settings.sync_loop == "thread":
         return Route(None, None)
@@ -564,8 +568,9 @@ def run_sync(
         timeout: seconds before the coroutine is cancelled (None: no limit).
         on_loop_conflict: ``"thread"``, ``"raise"`` or ``"greenlet"``; default
             from `configure`.
-        backend: ``"asyncio"`` (default) or ``"trio"``: the portal to use. Routing
-            back to a parent loop always uses that loop's own backend.
+        backend: ``"asyncio"`` (default) or ``"trio"``: the portal to use. In a
+            worker of a loop, the call goes back to that loop unless *backend*
+            names the other library (whose code that loop cannot run).
         **unexpected: refused: keyword arguments for the function go through
             `syncify` or `functools.partial` (the TypeError says how).
 

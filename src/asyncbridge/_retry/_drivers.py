@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import anyio
 
 from asyncbridge._detect import current_backend
+from asyncbridge._hooks import HOOKS, emit_retry_given_up, emit_retry_scheduled
 from asyncbridge._wrapping import is_awaitable
 
 from ._core import Action, Decision, RetryRun, chained
@@ -89,8 +90,21 @@ def start_run(
 # ------------------------------------------------------------------ the actions
 
 
+def _given_up(decision: Decision) -> None:
+    """Report a give-up to the instrumentation hooks, if any is registered."""
+    state = decision.state
+    if HOOKS and state is not None:
+        emit_retry_given_up(
+            state.fn_name, state.attempt, state.elapsed, state.exception
+        )
+
+
 def _log_retry(state: RetryState) -> None:
     """The one WARNING line per retry: function, attempt, wait; no arguments."""
+    if HOOKS:
+        emit_retry_scheduled(
+            state.fn_name, state.attempt, state.wait, state.elapsed, state.exception
+        )
     cause = (
         type(state.exception).__qualname__
         if state.exception is not None
@@ -166,9 +180,11 @@ def settle_sync(run: RetryRun, decision: Decision, env: Env) -> Any:
         if follow is None:
             return NEXT
         decision = follow
-    if decision.action is Action.GIVE_UP and policy.on_giveup is not None:
-        state = cast("RetryState", decision.state)
-        _hook_sync(policy.on_giveup, policy.on_giveup_async, state)
+    if decision.action is Action.GIVE_UP:
+        _given_up(decision)
+        if policy.on_giveup is not None:
+            state = cast("RetryState", decision.state)
+            _hook_sync(policy.on_giveup, policy.on_giveup_async, state)
     if decision.error is not None:
         raise decision.error
     return decision.value
@@ -188,8 +204,10 @@ async def settle_async(run: RetryRun, decision: Decision, env: Env) -> Any:
         if follow is None:
             return NEXT
         decision = follow
-    if decision.action is Action.GIVE_UP and policy.on_giveup is not None:
-        await _hook_async(policy.on_giveup, cast("RetryState", decision.state))
+    if decision.action is Action.GIVE_UP:
+        _given_up(decision)
+        if policy.on_giveup is not None:
+            await _hook_async(policy.on_giveup, cast("RetryState", decision.state))
     if decision.error is not None:
         raise decision.error
     return decision.value
