@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import asyncbridge as ab
-from asyncbridge._config import Settings, settings
+from asyncbridge._core._config import Settings, settings
 
 # Backend-neutral async tests take the `anyio_backend` fixture (or are marked
 # `pytest.mark.anyio`) and run once per entry here, with readable ids.

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 import asyncbridge as ab
-from asyncbridge._pool import BridgePool
+from asyncbridge._engine._pool import BridgePool
 
 
 @pytest.fixture(autouse=True)

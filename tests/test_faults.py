@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 import asyncbridge as ab
-from asyncbridge._pool import BridgePool
+from asyncbridge._engine._pool import BridgePool
 
 pytestmark = pytest.mark.filterwarnings("ignore::asyncbridge.LoopBlockedWarning")
 

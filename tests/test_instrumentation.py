@@ -15,7 +15,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import asyncbridge as ab
-from asyncbridge import _hooks, _offload, _sync
+from asyncbridge._core import _hooks
+from asyncbridge._engine import _offload, _sync
 from asyncbridge.instrumentation import (
     BridgeHop,
     Event,

@@ -15,8 +15,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from jupyter_client.manager import start_new_kernel
 
 import asyncbridge as ab
-from asyncbridge import _ipython
-from asyncbridge._config import settings
+from asyncbridge._core._config import settings
+from asyncbridge._tools import _ipython
 
 CELL_TIMEOUT = 30  # seconds; a cell that hangs fails the test instead of CI
 
@@ -218,7 +218,7 @@ def test_extension_keeps_cells_as_typed(notebook: Notebook) -> None:
 def test_unload_restores_the_policy(notebook: Notebook) -> None:
     """%unload_ext asyncbridge gives on_loop_conflict its previous value back."""
     notebook.ok("%load_ext asyncbridge")
-    check = "from asyncbridge._config import settings; print(settings.on_loop_conflict)"
+    check = "from asyncbridge._core._config import settings; print(settings.on_loop_conflict)"
     assert notebook.ok(check).stdout == "greenlet\n"
     notebook.ok("%unload_ext asyncbridge")
     assert notebook.ok(check).stdout == "thread\n"

@@ -68,7 +68,7 @@ def test_inert_unless_asked(tester: pytest.Pytester) -> None:
         import time
         import pytest
         import asyncbridge as ab
-        from asyncbridge._config import settings
+        from asyncbridge._core._config import settings
 
         @pytest.mark.anyio
         async def test_blocking_is_not_our_business(anyio_backend):
@@ -87,7 +87,7 @@ def test_configure_fixture_scopes_settings(tester: pytest.Pytester) -> None:
     """asyncbridge_configure changes settings for one test and restores them after."""
     tester.makepyfile(
         """
-        from asyncbridge._config import settings
+        from asyncbridge._core._config import settings
 
         def test_changes(asyncbridge_configure):
             assert asyncbridge_configure(sync_loop="thread") == {"sync_loop": "portal"}
@@ -110,7 +110,7 @@ def test_strict_marker(tester: pytest.Pytester) -> None:
         import asyncio
         import pytest
         import asyncbridge as ab
-        from asyncbridge._config import settings
+        from asyncbridge._core._config import settings
 
         @ab.mixed_execution_safe
         def legacy():
@@ -161,7 +161,7 @@ def test_strict_option_and_ini(tester: pytest.Pytester) -> None:
         import asyncio
         import pytest
         import asyncbridge as ab
-        from asyncbridge._config import settings
+        from asyncbridge._core._config import settings
 
         async def one():
             return 1

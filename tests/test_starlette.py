@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import asyncbridge as ab
-from asyncbridge._portal import running_portals
+from asyncbridge._engine._portal import running_portals
 from asyncbridge.instrumentation import Event, LoopBlocked
 from asyncbridge.integrations.starlette import (
     BridgeState,

@@ -17,7 +17,8 @@ import pytest
 import trio
 
 import asyncbridge as ab
-from asyncbridge import _backends, _portal, _sync
+from asyncbridge import _backends
+from asyncbridge._engine import _portal, _sync
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default="-"
@@ -377,7 +378,7 @@ def test_loop_closing_under_waiting_call_is_detected(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """If the target loop closes without running the call, the waiter is told."""
-    monkeypatch.setattr(ab._sync, "POLL", 0.01)
+    monkeypatch.setattr(ab._engine._sync, "POLL", 0.01)
     loop = asyncio.new_event_loop()  # never runs: the call just sits in its queue
     closer = threading.Timer(0.05, loop.close)
     closer.start()
@@ -657,7 +658,7 @@ def test_a_context_copied_back_does_not_grow_the_chain_of_waits() -> None:
     """Copying a coroutine's context back to the caller (as asgiref does) stays flat."""
     import contextvars  # noqa: PLC0415
 
-    from asyncbridge._waits import live  # noqa: PLC0415
+    from asyncbridge._core._waits import live  # noqa: PLC0415
 
     holder: list[contextvars.Context] = []
 

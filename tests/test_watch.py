@@ -17,7 +17,7 @@ import trio
 import uvloop
 
 import asyncbridge as ab
-from asyncbridge import _watch
+from asyncbridge._tools import _watch
 from asyncbridge.instrumentation import LoopBlocked
 
 pytestmark = pytest.mark.anyio

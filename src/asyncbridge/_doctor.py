@@ -19,13 +19,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from ._config import Settings, settings
-from ._executors import stats
-from ._hooks import get_hooks
-from ._offload import run_in_thread
-from ._portal import new_event_loop, running_portals
-from ._sync import run_sync
-from ._watch import active_watches
+from ._core._config import Settings, settings
+from ._core._hooks import get_hooks
+from ._engine._executors import stats
+from ._engine._offload import run_in_thread
+from ._engine._portal import new_event_loop, running_portals
+from ._engine._sync import run_sync
+from ._tools._watch import active_watches
 
 if TYPE_CHECKING:
     from collections.abc import Callable

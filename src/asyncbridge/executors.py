@@ -7,13 +7,13 @@ on the sync thread waiting for the calling coroutine; ``shutdown()`` stops the
 portals and pools (the bridge stays usable); ``stats()`` reports their load.
 """
 
-from ._executors import SYNC_CALLER as SYNC_CALLER
-from ._executors import ExecutorStats as ExecutorStats
-from ._executors import dedicated as dedicated
-from ._executors import get as get
-from ._executors import register as register
-from ._executors import shutdown as shutdown
-from ._executors import stats as stats
+from ._engine._executors import SYNC_CALLER as SYNC_CALLER
+from ._engine._executors import ExecutorStats as ExecutorStats
+from ._engine._executors import dedicated as dedicated
+from ._engine._executors import get as get
+from ._engine._executors import register as register
+from ._engine._executors import shutdown as shutdown
+from ._engine._executors import stats as stats
 
 __all__ = [
     "SYNC_CALLER",

@@ -13,19 +13,19 @@ that raises is logged and skipped, and the bridge calls a hook makes are not
 reported back to the hooks.
 """
 
-from ._hooks import BridgeHop as BridgeHop
-from ._hooks import Event as Event
-from ._hooks import Hook as Hook
-from ._hooks import LoopBlocked as LoopBlocked
-from ._hooks import PoolCeilingReached as PoolCeilingReached
-from ._hooks import PoolSlotLent as PoolSlotLent
-from ._hooks import RetryGivenUp as RetryGivenUp
-from ._hooks import RetryScheduled as RetryScheduled
-from ._hooks import add_hook as add_hook
-from ._hooks import get_hooks as get_hooks
-from ._hooks import remove_hook as remove_hook
-from ._loghook import LoggingHook as LoggingHook
-from ._prometheus import PrometheusHook as PrometheusHook
+from ._core._hooks import BridgeHop as BridgeHop
+from ._core._hooks import Event as Event
+from ._core._hooks import Hook as Hook
+from ._core._hooks import LoopBlocked as LoopBlocked
+from ._core._hooks import PoolCeilingReached as PoolCeilingReached
+from ._core._hooks import PoolSlotLent as PoolSlotLent
+from ._core._hooks import RetryGivenUp as RetryGivenUp
+from ._core._hooks import RetryScheduled as RetryScheduled
+from ._core._hooks import add_hook as add_hook
+from ._core._hooks import get_hooks as get_hooks
+from ._core._hooks import remove_hook as remove_hook
+from ._tools._loghook import LoggingHook as LoggingHook
+from ._tools._prometheus import PrometheusHook as PrometheusHook
 
 __all__ = [
     "BridgeHop",

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 import asyncbridge as ab
-from asyncbridge._validate import check_seconds
+from asyncbridge._core._validate import check_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
 
-    from asyncbridge._config import Settings
-    from asyncbridge._retry import RetryTesting
+    from asyncbridge._core._config import Settings
+    from asyncbridge._tools._retry import RetryTesting
     from asyncbridge.instrumentation import Event
 
 __all__ = [

@@ -16,8 +16,8 @@ import anyio
 import anyio.lowlevel
 
 import asyncbridge as ab
-from asyncbridge._retry import _drivers
-from asyncbridge._retry._block import Attempt
+from asyncbridge._tools._retry import _drivers
+from asyncbridge._tools._retry._block import Attempt
 
 
 class FakeTime:

@@ -19,7 +19,7 @@ from retry_helpers import (
 )
 
 import asyncbridge as ab
-from asyncbridge._retry._block import Attempt
+from asyncbridge._tools._retry._block import Attempt
 
 
 def test_block_form_retries_until_the_block_succeeds() -> None:

@@ -27,8 +27,8 @@ from retry_helpers import (
 )
 
 import asyncbridge as ab
-from asyncbridge._retry._core import Action, RetryRun, chain
-from asyncbridge._retry._policy import OPTIONS, RetryPolicy
+from asyncbridge._tools._retry._core import Action, RetryRun, chain
+from asyncbridge._tools._retry._policy import OPTIONS, RetryPolicy
 
 
 def test_gives_up_after_max_attempts_reraising_the_same_exception() -> None:

@@ -18,7 +18,7 @@ from retry_helpers import (
 )
 
 import asyncbridge as ab
-from asyncbridge._retry import _drivers
+from asyncbridge._tools._retry import _drivers
 
 
 def test_sync_function_stays_sync_and_retries() -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import asyncbridge as ab
-from asyncbridge._retry._policy import BLOCK_OPTIONS, OPTIONS, RetryPolicy
-from asyncbridge._validate import MAX_SECONDS
+from asyncbridge._core._validate import MAX_SECONDS
+from asyncbridge._tools._retry._policy import BLOCK_OPTIONS, OPTIONS, RetryPolicy
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from retry_helpers import (
 )
 
 import asyncbridge as ab
-from asyncbridge._retry._schedule import backoff_wait
+from asyncbridge._tools._retry._schedule import backoff_wait
 
 
 def test_default_waits_grow_and_cap() -> None:

@@ -16,7 +16,7 @@ from retry_helpers import (
 )
 
 import asyncbridge as ab
-from asyncbridge._retry._testing import current_testing
+from asyncbridge._tools._retry._testing import current_testing
 
 
 def test_retry_testing_caps_attempts_and_removes_waits() -> None:

@@ -11,6 +11,7 @@ import anyio
 import trio
 
 import asyncbridge as ab
+from asyncbridge._core._config import Settings
 
 
 async def fetch(url: str, retries: int) -> bytes:
@@ -33,7 +34,7 @@ def sync_side() -> None:
     assert_type(ab.executors.get(), concurrent.futures.Executor)
     assert_type(ab.executors.dedicated("db"), concurrent.futures.Executor)
     assert_type(ab.executors.stats(), Mapping[str, ab.executors.ExecutorStats])
-    assert_type(ab.configure(exit_grace=1.0), ab._config.Settings)
+    assert_type(ab.configure(exit_grace=1.0), Settings)
 
 
 async def async_side() -> None:

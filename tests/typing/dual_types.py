@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
 from typing import Any, assert_type
 
 import asyncbridge as ab
-from asyncbridge._dual import AsyncTwin, SyncTwin
+from asyncbridge._tools._dual import AsyncTwin, SyncTwin
 
 
 class Client(ab.DualInterface, suffix="_async", generate=True):

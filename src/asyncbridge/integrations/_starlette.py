@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import anyio.to_thread
 
 from asyncbridge import _doctor, executors
-from asyncbridge._validate import check_bool, check_seconds, describe
-from asyncbridge._watch import LoopWatch, watch_loop
+from asyncbridge._core._validate import check_bool, check_seconds, describe
+from asyncbridge._tools._watch import LoopWatch, watch_loop
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping

@@ -19,10 +19,10 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from ._detect import running_asyncio_loop, state
-from ._errors import ExecutorShutdownError, LoopConflictError
-from ._waits import Wait, here, live
-from ._waits import _chain as _chain_var
+from asyncbridge._core._detect import running_asyncio_loop, state
+from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
+from asyncbridge._core._waits import Wait, here, live
+from asyncbridge._core._waits import _chain as _chain_var
 
 if TYPE_CHECKING:
     import concurrent.futures

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
-from ._config import ConflictPolicy, check_conflict_policy
-from ._errors import ExecutorShutdownError, LoopConflictError
-from ._executors import resolve
-from ._offload import run_in_thread
-from ._pinned import Dest, Session, ThreadSessions, pick_dest
-from ._validate import check_backend, describe
+from asyncbridge._core._config import ConflictPolicy, check_conflict_policy
+from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
+from asyncbridge._core._validate import check_backend, describe
+from asyncbridge._engine._executors import resolve
+from asyncbridge._engine._offload import run_in_thread
+from asyncbridge._engine._pinned import Dest, Session, ThreadSessions, pick_dest
 
 if TYPE_CHECKING:
     import concurrent.futures

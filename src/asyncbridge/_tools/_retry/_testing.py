@@ -7,9 +7,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, Self, TypeVar, cast
 
-from asyncbridge._detect import is_async_callable
-from asyncbridge._validate import check_bool, check_int
-from asyncbridge._wrapping import wraps
+from asyncbridge._core._detect import is_async_callable
+from asyncbridge._core._validate import check_bool, check_int
+from asyncbridge._core._wrapping import wraps
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

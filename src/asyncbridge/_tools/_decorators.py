@@ -25,24 +25,21 @@ from typing import TYPE_CHECKING, Any, Concatenate, Protocol, Self, TypeVar, ove
 import anyio
 from typing_extensions import ParamSpec
 
-from ._backends import discard
-from ._config import ConflictPolicy, check_conflict_policy
-from ._detect import (
-    is_async_callable,
-    mark_awaitable_result,
-)
-from ._detect import running_asyncio_loop as _running_loop
-from ._executors import default_adapter, resolve
-from ._offload import offload, offload_blocking
-from ._sync import run_sync_internal, warn_blocking
-from ._validate import (
+from asyncbridge._backends import discard
+from asyncbridge._core._config import ConflictPolicy, check_conflict_policy
+from asyncbridge._core._detect import is_async_callable, mark_awaitable_result
+from asyncbridge._core._detect import running_asyncio_loop as _running_loop
+from asyncbridge._core._validate import (
     _coroutine_error,
     check_async_target,
     check_timeout,
     describe,
     qualified_name,
 )
-from ._wrapping import PLAIN_TYPES, is_awaitable, wraps
+from asyncbridge._core._wrapping import PLAIN_TYPES, is_awaitable, wraps
+from asyncbridge._engine._executors import default_adapter, resolve
+from asyncbridge._engine._offload import offload, offload_blocking
+from asyncbridge._engine._sync import run_sync_internal, warn_blocking
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine

@@ -38,9 +38,13 @@ from _thread import allocate_lock
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
-from ._errors import ExecutorShutdownError, LoopConflictError
-from ._hooks import HOOKS, emit_pool_ceiling_reached, emit_pool_slot_lent
-from ._waits import Wait, chain, describe_chain, here
+from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
+from asyncbridge._core._hooks import (
+    HOOKS,
+    emit_pool_ceiling_reached,
+    emit_pool_slot_lent,
+)
+from asyncbridge._core._waits import Wait, chain, describe_chain, here
 
 if TYPE_CHECKING:
     from collections.abc import Callable

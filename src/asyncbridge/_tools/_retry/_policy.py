@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias, cast
 
-from asyncbridge._detect import is_async_callable
-from asyncbridge._validate import (
+from asyncbridge._core._detect import is_async_callable
+from asyncbridge._core._validate import (
     check_bool,
     check_callable,
     check_int,

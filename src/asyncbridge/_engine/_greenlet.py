@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 
 from typing_extensions import TypeVarTuple
 
-from ._backends import LoopHandle, SyncJob, handle_for
-from ._detect import current_loop
-from ._errors import LoopConflictError
+from asyncbridge._backends import LoopHandle, SyncJob, handle_for
+from asyncbridge._core._detect import current_loop
+from asyncbridge._core._errors import LoopConflictError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator

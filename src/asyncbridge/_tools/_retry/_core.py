@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from asyncbridge._errors import RetryError
+from asyncbridge._core._errors import RetryError
 
 from ._policy import RetryPolicy, RetryState
 from ._schedule import next_wait

@@ -23,19 +23,20 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._backends import executor_gone, forget_handles_after_fork
-from ._config import _on_workers_change, settings
-from ._detect import state
-from ._errors import ExecutorShutdownError, LoopConflictError
+from asyncbridge._backends import executor_gone, forget_handles_after_fork
+from asyncbridge._core._config import _on_workers_change, settings
+from asyncbridge._core._detect import state
+from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
+from asyncbridge._core._validate import check_bool
+from asyncbridge._core._waits import chain, describe_chain, nearest_sync_wait
+
 from ._pool import BridgePool, FutureItem, forget_pools_after_fork
 from ._portal import close_portals_for_exit, forget_portals_after_fork, stop_portals
-from ._validate import check_bool
-from ._waits import chain, describe_chain, nearest_sync_wait
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from ._backends import ThreadJob
+    from asyncbridge._backends import ThreadJob
 
 T = TypeVar("T")
 

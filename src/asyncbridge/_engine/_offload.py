@@ -14,13 +14,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 from typing_extensions import ParamSpec, TypeVarTuple
 
-from ._backends import ThreadJob, await_thread_job, discard, thread_cancellation
-from ._detect import current_loop, running_asyncio_loop, state
+from asyncbridge._backends import (
+    ThreadJob,
+    await_thread_job,
+    discard,
+    thread_cancellation,
+)
+from asyncbridge._core._detect import current_loop, running_asyncio_loop, state
+from asyncbridge._core._hooks import HOOKS, trace_run_in_thread
+from asyncbridge._core._validate import check_bool, check_sync_callable, describe
+from asyncbridge._core._waits import ThreadWaits, Wait, here, serve_until
+from asyncbridge._core._wrapping import wraps
+
 from ._executors import Adapter, default_adapter, resolve
-from ._hooks import HOOKS, trace_run_in_thread
-from ._validate import check_bool, check_sync_callable, describe
-from ._waits import ThreadWaits, Wait, here, serve_until
-from ._wrapping import wraps
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the retry tools build it; only its type is needed here
-    from ._retry._policy import RetryState
+    from asyncbridge._tools._retry._policy import RetryState
 
 __all__ = [
     "AsyncBridgeError",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 
-from ._detect import state
-from ._errors import LoopConflictError
+from asyncbridge._core._detect import state
+from asyncbridge._core._errors import LoopConflictError
 
 __all__ = ["parent_loop"]
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast, overload
 
 import anyio
 
-from asyncbridge._detect import is_async_callable
-from asyncbridge._validate import check_decorated, qualified_name
-from asyncbridge._wrapping import PLAIN_TYPES, is_awaitable, wraps
+from asyncbridge._core._detect import is_async_callable
+from asyncbridge._core._validate import check_decorated, qualified_name
+from asyncbridge._core._wrapping import PLAIN_TYPES, is_awaitable, wraps
 
 from ._binding import Decorator, RetryDecorator, bind
 from ._drivers import await_first, current_env, first_decision, retry_async, retry_sync

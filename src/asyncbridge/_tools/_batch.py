@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, cast, o
 
 import anyio
 
-from ._detect import is_async_callable
-from ._offload import run_in_thread
-from ._validate import check_bool, check_timeout, describe
+from asyncbridge._core._detect import is_async_callable
+from asyncbridge._core._validate import check_bool, check_timeout, describe
+from asyncbridge._engine._offload import run_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable

@@ -75,7 +75,7 @@ def check_conflict_policy(
         error = ValueError if isinstance(value, str) else TypeError
         raise error(f"{name} must be one of {allowed}, got {value!r}")
     if value == "greenlet":
-        from ._greenlet import require_greenlet  # noqa: PLC0415  (engine layer)
+        from asyncbridge._engine._greenlet import require_greenlet  # noqa: PLC0415  (engine layer)
 
         require_greenlet()
     return cast("ConflictPolicy", value)

@@ -31,30 +31,41 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from typing_extensions import ParamSpec, TypeVarTuple
 
-from ._backends import LoopHandle, SyncJob, handle_for
-from ._config import ConflictPolicy, check_conflict_policy, settings
-from ._detect import (
+from asyncbridge._backends import LoopHandle, SyncJob, handle_for
+from asyncbridge._core._config import ConflictPolicy, check_conflict_policy, settings
+from asyncbridge._core._detect import (
     current_loop,
     running_asyncio_loop,
     state,
     trio_running,
     user_stacklevel,
 )
-from ._errors import ExecutorShutdownError, LoopBlockedWarning, LoopConflictError
-from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
-from ._hooks import HOOKS, trace_run_sync
-from ._portal import Portal, new_event_loop, portal_for
-from ._route import parent_loop
-from ._validate import (
+from asyncbridge._core._errors import (
+    ExecutorShutdownError,
+    LoopBlockedWarning,
+    LoopConflictError,
+)
+from asyncbridge._core._hooks import HOOKS, trace_run_sync
+from asyncbridge._core._validate import (
     check_async_target,
     check_backend,
     check_timeout,
     describe,
     qualified_name,
 )
-from ._waits import Wait, blocked_loop_wait, chain, describe_chain, serve_until
-from ._waits import _chain as _chain_var
-from ._wrapping import wraps
+from asyncbridge._core._waits import (
+    Wait,
+    blocked_loop_wait,
+    chain,
+    describe_chain,
+    serve_until,
+)
+from asyncbridge._core._waits import _chain as _chain_var
+from asyncbridge._core._wrapping import wraps
+
+from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
+from ._portal import Portal, new_event_loop, portal_for
+from ._route import parent_loop
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -391,7 +402,7 @@ def warn_blocking(
         f"{_NOT_PREPARED if not_prepared else ''}; {advice}"
     )
     if "IPython" in sys.modules:
-        from ._ipython import warn_in_session  # noqa: PLC0415  (tools layer)
+        from asyncbridge._tools._ipython import warn_in_session  # noqa: PLC0415  (tools layer)
 
         if warn_in_session(message):
             return

@@ -44,16 +44,37 @@ from typing import (
 
 from typing_extensions import ParamSpec
 
-from ._backends import SyncJob
-from ._config import settings
-from ._detect import (
+from asyncbridge._backends import SyncJob
+from asyncbridge._core._config import settings
+from asyncbridge._core._detect import (
     current_loop,
     is_async_callable,
     running_asyncio_loop,
     trio_running,
 )
-from ._errors import LoopConflictError
-from ._greenlet import reentry_handle
+from asyncbridge._core._errors import LoopConflictError
+from asyncbridge._core._validate import (
+    check_backend,
+    check_bool,
+    check_sync_callable,
+    describe,
+)
+from asyncbridge._engine._greenlet import reentry_handle
+from asyncbridge._engine._offload import run_in_thread
+from asyncbridge._engine._pinned import (
+    Dest,
+    ThreadSessions,
+    describe_loop,
+    dest_for_native,
+    pick_dest,
+)
+from asyncbridge._engine._sync import (
+    check_conflict,
+    run_job,
+    run_sync_internal,
+    warn_blocking,
+)
+
 from ._iterators import (
     enter_async_cm,
     enter_in_thread,
@@ -61,21 +82,6 @@ from ._iterators import (
     exit_in_thread,
     iterate_on,
 )
-from ._offload import run_in_thread
-from ._pinned import (
-    Dest,
-    ThreadSessions,
-    describe_loop,
-    dest_for_native,
-    pick_dest,
-)
-from ._sync import (
-    check_conflict,
-    run_job,
-    run_sync_internal,
-    warn_blocking,
-)
-from ._validate import check_backend, check_bool, check_sync_callable, describe
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -532,7 +538,7 @@ def async_twin(
         )
     check_bool(cancellable, "cancellable")
     if executor is not None and not isinstance(executor, str):
-        from ._executors import resolve  # noqa: PLC0415
+        from asyncbridge._engine._executors import resolve  # noqa: PLC0415
 
         resolve(executor)
     return AsyncTwin(sync_fn, None, executor, cancellable)

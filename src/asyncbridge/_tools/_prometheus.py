@@ -10,7 +10,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ._hooks import (
+from asyncbridge._core._hooks import (
     BridgeHop,
     Event,
     LoopBlocked,

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 
-from asyncbridge._detect import current_backend
-from asyncbridge._hooks import HOOKS, emit_retry_given_up, emit_retry_scheduled
-from asyncbridge._wrapping import is_awaitable
+from asyncbridge._core._detect import current_backend
+from asyncbridge._core._hooks import HOOKS, emit_retry_given_up, emit_retry_scheduled
+from asyncbridge._core._wrapping import is_awaitable
 
 from ._core import Action, Decision, RetryRun, chained
 from ._testing import current_testing
@@ -132,13 +132,13 @@ def _hook_sync(hook: Hook, is_async: bool, state: RetryState) -> None:
     """
     with chained(state.exception):
         if is_async:
-            from asyncbridge._sync import run_sync  # noqa: PLC0415
+            from asyncbridge._engine._sync import run_sync  # noqa: PLC0415
 
             run_sync(cast("Callable[[RetryState], Awaitable[object]]", hook), state)
             return
         outcome = hook(state)
         if is_awaitable(outcome):  # a sync callable that returned a coroutine
-            from asyncbridge._sync import run_sync  # noqa: PLC0415
+            from asyncbridge._engine._sync import run_sync  # noqa: PLC0415
 
             run_sync(cast("Awaitable[object]", outcome))
 
@@ -154,7 +154,7 @@ def _sleep_sync(run: RetryRun, env: Env, state: RetryState) -> None:
     """Sleep before the next attempt; warn if that blocks a running event loop."""
     here = current_backend()
     if here is not None:
-        from asyncbridge._sync import warn_blocking  # noqa: PLC0415
+        from asyncbridge._engine._sync import warn_blocking  # noqa: PLC0415
 
         what = (
             f"async_retry's wait between attempts of {run.name}"

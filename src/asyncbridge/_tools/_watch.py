@@ -27,9 +27,10 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from ._detect import running_asyncio_loop, trio_running
-from ._hooks import HOOKS, LoopBlocked, emit
-from ._validate import check_bool, check_seconds, describe
+from asyncbridge._core._detect import running_asyncio_loop, trio_running
+from asyncbridge._core._hooks import HOOKS, LoopBlocked, emit
+from asyncbridge._core._validate import check_bool, check_seconds, describe
+from asyncbridge._engine import _sync
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,8 +43,7 @@ __all__ = ["LoopWatch", "active_watches", "watch_loop"]
 logger = logging.getLogger("asyncbridge.watch")
 
 _ASYNC_CODE: Final = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
-_OUR_PREFIX: Final = __name__.rpartition(".")[0] + "."
-_SYNC_MODULE: Final = _OUR_PREFIX + "_sync"
+_SYNC_MODULE: Final = _sync.__name__  # a block in run_sync's wait gets its own hint
 
 HINT: Final = (
     "Fix: move the blocking call off the loop: `await asyncbridge.run_in_thread(fn, "

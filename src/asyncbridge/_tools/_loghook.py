@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from ._hooks import (
+from asyncbridge._core._hooks import (
     BridgeHop,
     Event,
     LoopBlocked,

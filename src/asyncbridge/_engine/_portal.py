@@ -15,9 +15,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._backends import AsyncioLoop, LoopHandle, SyncJob, TrioLoop
-from ._detect import state
-from ._errors import ExecutorShutdownError
+from asyncbridge._backends import AsyncioLoop, LoopHandle, SyncJob, TrioLoop
+from asyncbridge._core._detect import state
+from asyncbridge._core._errors import ExecutorShutdownError
 
 if TYPE_CHECKING:
     from collections.abc import Callable

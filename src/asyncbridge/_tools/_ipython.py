@@ -33,10 +33,10 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Final
 
-from ._config import configure
-from ._detect import running_asyncio_loop, user_stacklevel
-from ._errors import LoopBlockedWarning
-from ._greenlet import (
+from asyncbridge._core._config import configure
+from asyncbridge._core._detect import running_asyncio_loop, user_stacklevel
+from asyncbridge._core._errors import LoopBlockedWarning
+from asyncbridge._engine._greenlet import (
     current_runner,
     install_task_factory,
     interrupt,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, cast
 
-from asyncbridge._validate import check_seconds
+from asyncbridge._core._validate import check_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Final
 
-from asyncbridge._validate import check_callable, check_number
+from asyncbridge._core._validate import check_callable, check_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable

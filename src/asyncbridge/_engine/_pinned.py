@@ -22,18 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._backends import LoopHandle, SyncJob, handle_for
-from ._detect import state
-from ._errors import LoopConflictError
+from asyncbridge._backends import LoopHandle, SyncJob, handle_for
+from asyncbridge._core._detect import state
+from asyncbridge._core._errors import LoopConflictError
+from asyncbridge._core._waits import _chain as _chain_var
+
 from ._greenlet import ReentryLoop
 from ._portal import Portal, running_portals
 from ._sync import route, run_job
-from ._waits import _chain as _chain_var
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._config import ConflictPolicy
+    from asyncbridge._core._config import ConflictPolicy
 
 __all__ = [
     "Dest",

@@ -64,7 +64,7 @@ class _ThreadState(threading.local):
 state = _ThreadState()
 
 
-_OUR_PREFIX = __name__.rpartition(".")[0] + "."
+_OUR_PREFIX = __name__.partition(".")[0] + "."  # "asyncbridge."
 _ADAPTERS_PREFIX = _OUR_PREFIX + "adapters."
 
 
@@ -217,7 +217,7 @@ def get_context() -> ExecutionContext:
         >>> ctx.loop_running, ctx.is_worker, ctx.is_portal
         (False, False, False)
     """
-    from ._route import parent_loop  # noqa: PLC0415  (engine layer, imported lazily)
+    from asyncbridge._engine._route import parent_loop  # noqa: PLC0415  (engine layer, imported lazily)
 
     backend = current_backend()
     parent = parent_loop()
