@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, cast, get_args
 
 from typing_extensions import Unpack
 
+from ._optional import require
 from ._validate import check_seconds
 
 if TYPE_CHECKING:
@@ -75,9 +76,7 @@ def check_conflict_policy(
         error = ValueError if isinstance(value, str) else TypeError
         raise error(f"{name} must be one of {allowed}, got {value!r}")
     if value == "greenlet":
-        from asyncbridge._engine._greenlet import require_greenlet  # noqa: PLC0415  (engine layer)
-
-        require_greenlet()
+        require("greenlet", "greenlet", "on_loop_conflict='greenlet'")
     return cast("ConflictPolicy", value)
 
 

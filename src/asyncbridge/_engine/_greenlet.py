@@ -40,6 +40,7 @@ from typing_extensions import TypeVarTuple
 from asyncbridge._backends import LoopHandle, SyncJob, handle_for
 from asyncbridge._core._detect import current_loop
 from asyncbridge._core._errors import LoopConflictError
+from asyncbridge._core._optional import require
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -50,7 +51,7 @@ else:
     _InstrumentBase = object
 
 __all__ = [
-    "MISSING_EXTRA",
+    "GREENLET_POLICY",
     "GreenletInstrument",
     "ReentryLoop",
     "current_runner",
@@ -66,10 +67,7 @@ __all__ = [
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-MISSING_EXTRA: Final = (
-    "on_loop_conflict='greenlet' needs the greenlet package, which is not "
-    "installed: pip install 'asyncbridge[greenlet]'"
-)
+GREENLET_POLICY: Final = "on_loop_conflict='greenlet'"
 
 
 class _Greenlet(Protocol):
@@ -119,10 +117,7 @@ def require_greenlet() -> _GreenletModule:
 
 def _load() -> None:
     global _module, _runner_class  # noqa: PLW0603  (published once, complete)
-    try:
-        import greenlet  # type: ignore[import-untyped]  # noqa: PLC0415
-    except ImportError as exc:
-        raise ModuleNotFoundError(MISSING_EXTRA, name="greenlet") from exc
+    greenlet: Any = require("greenlet", "greenlet", GREENLET_POLICY)
 
     class Runner(greenlet.greenlet):  # type: ignore[misc]
         """Runs one prepared task's coroutine."""

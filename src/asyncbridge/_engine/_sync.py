@@ -27,7 +27,7 @@ import sys
 import threading
 import traceback
 import warnings
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, overload
 
 from typing_extensions import ParamSpec, TypeVarTuple
 
@@ -401,12 +401,15 @@ def warn_blocking(
         f"{threading.current_thread().name!r} until it returns"
         f"{_NOT_PREPARED if not_prepared else ''}; {advice}"
     )
-    if "IPython" in sys.modules:
-        from asyncbridge._tools._ipython import warn_in_session  # noqa: PLC0415  (tools layer)
-
-        if warn_in_session(message):
+    for handler in BLOCKED_WARNING_HANDLERS:
+        if handler(message):
             return
     warnings.warn(message, LoopBlockedWarning, stacklevel=user_stacklevel())
+
+
+# Callables that may show a `LoopBlockedWarning` their own way (and say so by
+# returning True): the IPython extension registers one (once per session).
+BLOCKED_WARNING_HANDLERS: Final[list[Callable[[str], bool]]] = []
 
 
 class Route(NamedTuple):

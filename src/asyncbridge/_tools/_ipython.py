@@ -42,6 +42,7 @@ from asyncbridge._engine._greenlet import (
     interrupt,
     require_greenlet,
 )
+from asyncbridge._engine._sync import BLOCKED_WARNING_HANDLERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -270,3 +271,6 @@ def warn_in_session(message: str) -> bool:
     warnings.warn(message + hint, LoopBlockedWarning, stacklevel=user_stacklevel())
     _warned = True  # only once shown: a warning turned into an error repeats
     return True
+
+
+BLOCKED_WARNING_HANDLERS.append(warn_in_session)

@@ -19,13 +19,12 @@ from asyncbridge._core._hooks import (
     RetryGivenUp,
     RetryScheduled,
 )
+from asyncbridge._core._optional import require
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 __all__ = ["PrometheusHook"]
-
-_INSTALL = "pip install 'asyncbridge[prometheus]'"
 
 
 def _error_type(error: BaseException | None) -> str:
@@ -136,13 +135,7 @@ class PrometheusHook:
         *,
         namespace: str = "asyncbridge",
     ) -> None:
-        try:
-            import prometheus_client  # noqa: PLC0415
-        except ImportError as exc:
-            raise ModuleNotFoundError(
-                f"PrometheusHook needs the prometheus-client package: {_INSTALL}",
-                name=exc.name,
-            ) from exc
+        prometheus_client = require("prometheus_client", "prometheus", "PrometheusHook")
         given: object = namespace  # checked at run time whatever the annotation says
         if not isinstance(given, str) or not given:
             raise TypeError(

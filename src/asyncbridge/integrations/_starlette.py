@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import anyio.to_thread
 
 from asyncbridge import _doctor, executors
+from asyncbridge._core._optional import require
 from asyncbridge._core._validate import check_bool, check_seconds, describe
 from asyncbridge._tools._watch import LoopWatch, watch_loop
 
@@ -40,8 +41,6 @@ __all__ = ["BridgeState", "bridge_lifespan", "stats_endpoint", "stats_route"]
 
 AppT = TypeVar("AppT")
 StateT = TypeVar("StateT")
-
-_INSTALL = "pip install 'asyncbridge[api]'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +155,10 @@ def bridge_lifespan(
 
 
 def _starlette() -> tuple[Any, Any]:
-    try:
-        from starlette.responses import JSONResponse  # noqa: PLC0415
-        from starlette.routing import Route  # noqa: PLC0415
-    except ImportError as exc:
-        raise ModuleNotFoundError(
-            f"asyncbridge's Starlette integration needs Starlette (or FastAPI): "
-            f"{_INSTALL}",
-            name=exc.name,
-        ) from exc
-    return JSONResponse, Route
+    what = "asyncbridge's Starlette integration"
+    responses = require("starlette.responses", "api", what)
+    routing = require("starlette.routing", "api", what)
+    return responses.JSONResponse, routing.Route
 
 
 async def stats_endpoint(request: Request) -> JSONResponse:  # noqa: ARG001
