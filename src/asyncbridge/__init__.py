@@ -31,9 +31,7 @@ Layers (each module imports only from the layers above it):
 from . import executors as executors
 from . import instrumentation as instrumentation
 from ._core._config import configure as configure
-from ._core._detect import ExecutionContext as ExecutionContext
 from ._core._detect import current_backend as current_backend
-from ._core._detect import get_context as get_context
 from ._core._detect import in_async_context as in_async_context
 from ._core._detect import is_async_callable as is_async_callable
 from ._core._errors import AsyncBridgeError as AsyncBridgeError
@@ -41,6 +39,8 @@ from ._core._errors import ExecutorShutdownError as ExecutorShutdownError
 from ._core._errors import LoopBlockedWarning as LoopBlockedWarning
 from ._core._errors import LoopConflictError as LoopConflictError
 from ._core._errors import RetryError as RetryError
+from ._engine._context import ExecutionContext as ExecutionContext
+from ._engine._context import get_context as get_context
 from ._engine._greenlet import GreenletInstrument as GreenletInstrument
 from ._engine._greenlet import greenlet_task_factory as greenlet_task_factory
 from ._engine._greenlet import run_in_greenlet as run_in_greenlet

@@ -19,8 +19,9 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from asyncbridge._core._detect import running_asyncio_loop, state
+from asyncbridge._core._detect import running_asyncio_loop
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
+from asyncbridge._core._state import state
 from asyncbridge._core._waits import Wait, here, live
 from asyncbridge._core._waits import _chain as _chain_var
 

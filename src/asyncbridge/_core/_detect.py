@@ -10,23 +10,18 @@ import asyncio
 import functools
 import inspect
 import sys
-import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
-    "ExecutionContext",
     "current_backend",
     "current_loop",
-    "get_context",
     "in_async_context",
     "is_async_callable",
     "mark_awaitable_result",
     "running_asyncio_loop",
-    "state",
 ]
 
 Backend = Literal["asyncio", "trio"]
@@ -40,28 +35,6 @@ running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
 )
 
 _MARKER = "__asyncbridge_awaitable_result__"
-
-
-class _ThreadState(threading.local):
-    """Per-thread facts asyncbridge sets and reads.
-
-    `parent` is the loop (an asyncio loop or a trio token) this thread currently does
-    bridge work for: set by `run_in_thread` around each call it runs, so that
-    `run_sync` in there routes back to that loop. `is_portal` marks portal threads.
-    `runner` is this thread's own loop under ``sync_loop="thread"``.
-    `not_foreign_worker` caches a negative answer of `_route.parent_loop()`.
-    `waits` is this thread's side of its bridge waits (`_waits.ThreadWaits`).
-    """
-
-    parent: object | None = None
-    is_portal: bool = False
-    runner: object | None = None
-    not_foreign_worker: bool = False  # known not to be an anyio/trio worker thread
-    waits: Any = None
-    job: Any = None  # the `ThreadJob` this thread runs now (its cancellation)
-
-
-state = _ThreadState()
 
 
 _OUR_PREFIX = __name__.partition(".")[0] + "."  # "asyncbridge."
@@ -183,49 +156,3 @@ def is_async_callable(obj: object) -> bool:
             inspect.iscoroutinefunction(call) or getattr(call, _MARKER, False) is True
         )
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionContext:
-    """A snapshot of what runs in the calling thread, for logs and debugging.
-
-    Attributes:
-        thread_name: the calling thread's name.
-        backend: the async library running in this thread (None: none).
-        loop_running: an event loop is running in this thread.
-        is_worker: this thread is doing work for a loop (an asyncbridge or anyio/trio
-            worker thread).
-        parent_loop: the loop that worker works for (an asyncio loop or a trio
-            token), or None.
-        is_portal: this is an asyncbridge portal thread.
-    """
-
-    thread_name: str
-    backend: Backend | None
-    loop_running: bool
-    is_worker: bool
-    parent_loop: object | None
-    is_portal: bool
-
-
-def get_context() -> ExecutionContext:
-    """Describe the calling thread: backend, running loop, worker status, portal.
-
-    Example:
-        >>> import asyncbridge as ab
-        >>> ctx = ab.get_context()
-        >>> ctx.loop_running, ctx.is_worker, ctx.is_portal
-        (False, False, False)
-    """
-    from asyncbridge._engine._route import parent_loop  # noqa: PLC0415  (engine layer, imported lazily)
-
-    backend = current_backend()
-    parent = parent_loop()
-    return ExecutionContext(
-        thread_name=threading.current_thread().name,
-        backend=backend,
-        loop_running=backend is not None,
-        is_worker=parent is not None,
-        parent_loop=parent,
-        is_portal=state.is_portal,
-    )

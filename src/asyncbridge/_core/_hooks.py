@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
-from ._detect import state
+from ._state import state
 from ._validate import qualified_name
 
 if TYPE_CHECKING:

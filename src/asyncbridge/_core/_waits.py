@@ -28,7 +28,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._detect import state
+from ._state import state
 
 if TYPE_CHECKING:
     from collections.abc import Callable

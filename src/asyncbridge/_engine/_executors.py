@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from asyncbridge._backends import executor_gone, forget_handles_after_fork
 from asyncbridge._core._config import _on_workers_change, settings
-from asyncbridge._core._detect import state
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
+from asyncbridge._core._state import state
 from asyncbridge._core._validate import check_bool
 from asyncbridge._core._waits import chain, describe_chain, nearest_sync_wait
 
@@ -558,9 +558,9 @@ def _at_exit() -> None:
     for entry in closing:
         if not entry.adapter.owned:
             _shut(entry.adapter.executor, wait=False, cancel_futures=True)
-    own = state.runner
+    own = state.own_loop
     if own is not None:
-        state.runner = None
+        state.own_loop = None
         own.close()  # type: ignore[attr-defined]
 
 
@@ -603,9 +603,9 @@ def _after_fork_in_child() -> None:
     forget_pools_after_fork()
     forget_handles_after_fork()
     _inherited.extend(forget_portals_after_fork())
-    if state.runner is not None:
-        _inherited.append(state.runner)
-        state.runner = None
+    if state.own_loop is not None:
+        _inherited.append(state.own_loop)
+        state.own_loop = None
     state.parent = None
     state.is_portal = False
     state.waits = None

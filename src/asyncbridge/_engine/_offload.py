@@ -20,8 +20,9 @@ from asyncbridge._backends import (
     discard,
     thread_cancellation,
 )
-from asyncbridge._core._detect import current_loop, running_asyncio_loop, state
+from asyncbridge._core._detect import current_loop, running_asyncio_loop
 from asyncbridge._core._hooks import HOOKS, trace_run_in_thread
+from asyncbridge._core._state import state
 from asyncbridge._core._validate import check_bool, check_sync_callable, describe
 from asyncbridge._core._waits import ThreadWaits, Wait, here, serve_until
 from asyncbridge._core._wrapping import wraps

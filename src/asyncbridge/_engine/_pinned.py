@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from asyncbridge._backends import LoopHandle, SyncJob, handle_for
-from asyncbridge._core._detect import state
 from asyncbridge._core._errors import LoopConflictError
+from asyncbridge._core._state import state
 from asyncbridge._core._waits import _chain as _chain_var
 
 from ._greenlet import ReentryLoop

@@ -16,8 +16,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from asyncbridge._backends import AsyncioLoop, LoopHandle, SyncJob, TrioLoop
-from asyncbridge._core._detect import state
 from asyncbridge._core._errors import ExecutorShutdownError
+from asyncbridge._core._state import state
 
 if TYPE_CHECKING:
     from collections.abc import Callable

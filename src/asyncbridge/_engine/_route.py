@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 
-from asyncbridge._core._detect import state
 from asyncbridge._core._errors import LoopConflictError
+from asyncbridge._core._state import state
 
 __all__ = ["parent_loop"]
 

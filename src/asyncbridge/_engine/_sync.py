@@ -36,7 +36,6 @@ from asyncbridge._core._config import ConflictPolicy, check_conflict_policy, set
 from asyncbridge._core._detect import (
     current_loop,
     running_asyncio_loop,
-    state,
     trio_running,
     user_stacklevel,
 )
@@ -46,6 +45,7 @@ from asyncbridge._core._errors import (
     LoopConflictError,
 )
 from asyncbridge._core._hooks import HOOKS, trace_run_sync
+from asyncbridge._core._state import state
 from asyncbridge._core._validate import (
     check_async_target,
     check_backend,
@@ -336,9 +336,9 @@ def _on_own_loop(
     kwargs: dict[str, Any] | None,
     timeout: float | None,
 ) -> Any:
-    own = state.runner
+    own = state.own_loop
     if own is None:
-        own = state.runner = _OwnLoop()
+        own = state.own_loop = _OwnLoop()
     aw = target if args is None else target(*args, **(kwargs or {}))
     if timeout is not None or not inspect.iscoroutine(aw):
         aw = _with_timeout(aw, timeout)
