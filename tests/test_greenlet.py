@@ -18,7 +18,7 @@ import trio
 
 import asyncbridge as ab
 from asyncbridge import _backends
-from asyncbridge._engine import _greenlet
+from asyncbridge._backends import _greenlet
 from test_process import interrupt_when_started, run_script
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("rid", default="-")
@@ -673,7 +673,7 @@ def test_reentry_handle_unprepared_submit_refuses() -> None:
         handle = _greenlet.ReentryLoop(_backends.handle_for(loop), None)  # type: ignore[arg-type]
         assert handle.runs_here()
         assert handle.backend == "asyncio"
-        assert handle.native is loop
+        assert handle.token is loop
         assert not handle.is_closed()
         assert "re-entry" in repr(handle)
 

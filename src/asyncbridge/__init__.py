@@ -30,6 +30,9 @@ Layers (each module imports only from the layers above it):
 
 from . import executors as executors
 from . import instrumentation as instrumentation
+from ._backends._greenlet import GreenletInstrument as GreenletInstrument
+from ._backends._greenlet import greenlet_task_factory as greenlet_task_factory
+from ._backends._greenlet import run_in_greenlet as run_in_greenlet
 from ._core._config import configure as configure
 from ._core._detect import current_backend as current_backend
 from ._core._detect import in_async_context as in_async_context
@@ -41,9 +44,6 @@ from ._core._errors import LoopConflictError as LoopConflictError
 from ._core._errors import RetryError as RetryError
 from ._engine._context import ExecutionContext as ExecutionContext
 from ._engine._context import get_context as get_context
-from ._engine._greenlet import GreenletInstrument as GreenletInstrument
-from ._engine._greenlet import greenlet_task_factory as greenlet_task_factory
-from ._engine._greenlet import run_in_greenlet as run_in_greenlet
 from ._engine._offload import asyncify as asyncify
 from ._engine._offload import check_cancelled as check_cancelled
 from ._engine._offload import run_in_thread as run_in_thread

@@ -19,11 +19,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+from ._backends._asyncio import new_event_loop
 from ._core._config import Settings, settings
 from ._core._hooks import get_hooks
 from ._engine._executors import stats
 from ._engine._offload import run_in_thread
-from ._engine._portal import new_event_loop, running_portals
+from ._engine._portal import running_portals
 from ._engine._sync import run_sync
 from ._tools._watch import active_watches
 
@@ -80,7 +81,7 @@ def bridge_snapshot() -> dict[str, Any]:
             {
                 "backend": backend,
                 "thread": portal.thread.name,
-                "loop": loop_class(portal.handle.native),
+                "loop": loop_class(portal.handle.token),
             }
             for backend, portal in sorted(running_portals().items())
             if portal.handle is not None

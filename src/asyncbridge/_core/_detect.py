@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "current_backend",
-    "current_loop",
     "in_async_context",
     "is_async_callable",
     "mark_awaitable_result",
@@ -71,18 +70,6 @@ def trio_running() -> bool:
         return False
     local = getattr(sniffio, "thread_local", None)  # None: sniffio half-imported
     return local is not None and local.name == "trio"
-
-
-def current_loop() -> object | None:
-    """The loop running in this thread: its asyncio loop or trio token (None: none)."""
-    loop = running_asyncio_loop()
-    if loop is not None:
-        return loop
-    if trio_running():
-        import trio  # noqa: PLC0415  (running, so fully imported)
-
-        return trio.lowlevel.current_trio_token()
-    return None
 
 
 def current_backend() -> Backend | None:

@@ -17,10 +17,10 @@ from typing_extensions import ParamSpec, TypeVarTuple
 from asyncbridge._backends import (
     ThreadJob,
     await_thread_job,
+    current_token,
     discard,
-    thread_cancellation,
+    running,
 )
-from asyncbridge._core._detect import current_loop, running_asyncio_loop
 from asyncbridge._core._hooks import HOOKS, trace_run_in_thread
 from asyncbridge._core._state import state
 from asyncbridge._core._validate import check_bool, check_sync_callable, describe
@@ -116,7 +116,7 @@ class _PerLoopLimiters:
         self._lock = threading.Lock()
 
     def get(self, key: object, size: int) -> anyio.CapacityLimiter:
-        loop = current_loop()
+        loop = current_token()
         with self._lock:
             per_key = self._by_loop.get(loop)
             if per_key is None:
@@ -227,8 +227,9 @@ class _Outcome:
         if error is None:
             return self.value
         self.error = None
-        if running_asyncio_loop() is not None:  # raised inside a task here
-            error = thread_cancellation(error, fn)
+        backend = running()
+        if backend is not None:  # raised inside a task of that library here
+            error = backend.raised_in_task(error, fn)
         try:
             raise error
         finally:
@@ -259,7 +260,7 @@ def offload_blocking(
     outcome = _Outcome(owner, name)
     job = _job(adapter, sync_fn, args, kwargs)
     job.deliver = outcome.deliver
-    wait = Wait(owner, f"{name} in a worker thread", sync=True, loop=current_loop())
+    wait = Wait(owner, f"{name} in a worker thread", sync=True, loop=current_token())
     wait.begin()
     try:
         job.join(wait)

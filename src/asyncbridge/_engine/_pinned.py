@@ -5,7 +5,7 @@ or a `DualInterface` instance needs one loop for its whole life, and an async co
 manager needs one *task* for its enter and exit (cancel scopes, task groups and
 ``asyncio.timeout`` belong to the task that entered them). Here:
 
-* `Dest`: a loop chosen once (`pick_dest` applies `run_sync`'s rules), with the
+* a `_route.Route` chosen once (`pick_route` applies `run_sync`'s rules), with the
   checks that turn a call that could never finish into a `LoopConflictError`;
 * `Session`: one task on that loop that runs a sync caller's steps, in order, all
   inside itself, and runs a clean-up step if the loop ends under it.
@@ -13,7 +13,6 @@ manager needs one *task* for its enter and exit (cancel scopes, task groups and
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 import threading
@@ -22,129 +21,33 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from asyncbridge._backends import LoopHandle, SyncJob, handle_for
+from asyncbridge._backends import SyncJob
+from asyncbridge._backends._greenlet import ReentryLoop
 from asyncbridge._core._errors import LoopConflictError
-from asyncbridge._core._state import state
 from asyncbridge._core._waits import _chain as _chain_var
 
-from ._greenlet import ReentryLoop
-from ._portal import Portal, running_portals
-from ._sync import route, run_job
+from ._route import Route, route
+from ._sync import run_job
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from asyncbridge._core._config import ConflictPolicy
 
-__all__ = [
-    "Dest",
-    "Session",
-    "ThreadSessions",
-    "describe_loop",
-    "dest_for_native",
-    "pick_dest",
-]
+__all__ = ["Session", "ThreadSessions", "pick_route"]
 
 logger = logging.getLogger("asyncbridge")
 
 
-def describe_loop(native: object, portal: Portal | None = None) -> str:
-    """Name a loop for an error message, telling loops of the same type apart."""
-    if isinstance(native, asyncio.AbstractEventLoop):
-        kind = type(native)
-        text = f"the asyncio loop <{kind.__module__}.{kind.__qualname__} at {id(native):#x}>"
-    else:
-        text = f"the trio run <TrioToken at {id(native):#x}>"
-    if portal is not None:
-        text = f"the asyncbridge {portal.backend} portal ({text[4:]})"
-    return text
-
-
-class Dest:
-    """A loop that sync code sends coroutines to, chosen once and reused."""
-
-    __slots__ = ("handle", "loop", "native", "portal")
-
-    def __init__(self, handle: LoopHandle, portal: Portal | None) -> None:
-        self.handle = handle
-        self.native = native = handle.native
-        # the asyncio loop, to check that it still runs (None: a trio run)
-        self.loop = native if isinstance(native, asyncio.AbstractEventLoop) else None
-        self.portal = portal  # set when this is a portal's loop
-
-    def describe(self) -> str:
-        """Name this loop for error messages."""
-        return describe_loop(self.native, self.portal)
-
-    def self_wait_error(self, what: str, role: str = "") -> LoopConflictError:
-        """The error for a caller on this loop's own thread (it would wait forever)."""
-        return LoopConflictError(
-            f"{what} was called from the thread that runs {self.describe()}{role}, "
-            "and needs that loop, so it would wait for itself forever; from async "
-            "code on that loop, await the async API instead (or move the blocking "
-            "caller to a thread with asyncbridge.run_in_thread())"
-        )
-
-    def check_running(self, what: str, role: str = "") -> None:
-        """Raise LoopConflictError if this loop is closed or not running."""
-        handle = self.handle
-        if handle.forked:
-            raise LoopConflictError(
-                f"{what} needs {self.describe()}{role}, which belongs to the parent "
-                "process: it was in use before os.fork(), and its thread does not "
-                "exist here; create the object again in the child"
-            )
-        if not handle.is_running():
-            how = "is not running"
-            if handle.is_closed():
-                how = "is closed" if handle.backend == "asyncio" else "has finished"
-            raise LoopConflictError(
-                f"{what} needs {self.describe()}{role}, but that loop {how}, so "
-                "nothing would ever run the call"
-            )
-
-    def check_usable(self, what: str, role: str = "") -> None:
-        """Raise LoopConflictError if a sync caller here could never get an answer.
-
-        Args:
-            what: the API being called, for the message (``"Client.fetch()"``).
-            role: what this loop is to the caller, for the message.
-        """
-        if self.handle.runs_here():
-            raise self.self_wait_error(what, role)
-        self.check_running(what, role)
-
-    def run(
-        self,
-        target: Callable[..., Awaitable[Any]],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        """Run ``await target(*args, **kwargs)`` on this loop and wait for it."""
-        job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
-        return run_job(job, self.handle, self.portal)
-
-
-def dest_for_native(native: object) -> Dest:
-    """The `Dest` of a running loop given by its asyncio loop or trio token."""
-    if state.is_portal:  # this thread is a portal: keep its shutdown bookkeeping
-        backend = "asyncio" if isinstance(native, asyncio.AbstractEventLoop) else "trio"
-        portal = running_portals().get(backend)  # never start one here
-        handle = None if portal is None else portal.handle
-        if handle is not None and handle.native is native:
-            return Dest(handle, portal)
-    return Dest(handle_for(native), None)
-
-
-def pick_dest(what: str, backend: str | None, policy: ConflictPolicy | None) -> Dest:
-    """Choose the loop a sync caller here uses, by `run_sync`'s rules.
+def pick_route(what: str, backend: str | None, policy: ConflictPolicy | None) -> Route:
+    """Choose the loop a sync caller here pins an object to, by `run_sync`'s rules.
 
     This thread's own loop is never chosen (``sync_loop="thread"`` does not apply):
     a pinned loop must be reachable from other threads.
     """
-    handle, portal = route(what, backend, policy, own_loop=False)
-    assert handle is not None  # noqa: S101  (own_loop=False)
-    return Dest(handle, portal)
+    chosen = route(what, backend, policy, own_loop=False)
+    assert chosen is not None  # noqa: S101  (own_loop=False)
+    return chosen
 
 
 # ------------------------------------------------------------------ sessions
@@ -211,7 +114,7 @@ async def _run_step(job: SyncJob[Any]) -> None:
 
 
 class Session:
-    """One task on a `Dest`'s loop that runs a sync caller's steps, in order.
+    """One task on a `Route`'s loop that runs a sync caller's steps, in order.
 
     Steps are queued from the sync side through small put jobs and run one by one
     inside the session's task, so everything they do belongs to one task. The task
@@ -219,10 +122,10 @@ class Session:
     owner once there is something to clean up) runs, shielded, with the exception.
     """
 
-    __slots__ = ("_ended", "_host", "_queue", "_wakeup", "dest", "last", "on_abort")
+    __slots__ = ("_ended", "_host", "_queue", "_wakeup", "last", "on_abort", "route")
 
-    def __init__(self, dest: Dest) -> None:
-        self.dest = dest
+    def __init__(self, route: Route) -> None:
+        self.route = route
         self.on_abort: Callable[[BaseException], Awaitable[object]] | None = None
         self.last: SyncJob[Any] | None = None  # the step most recently run
         self._queue: deque[tuple[SyncJob[Any], bool]] = deque()
@@ -244,10 +147,10 @@ class Session:
         """
         job: SyncJob[Any] = SyncJob(target, args, None, contextvars.copy_context())
         self.last = job
-        if type(self.dest.handle) is ReentryLoop:  # inline, in the caller's task
-            return run_job(job, self.dest.handle)
+        if type(self.route.handle) is ReentryLoop:  # inline, in the caller's task
+            return run_job(job, self.route.handle)
         return run_job(
-            job, self.dest.handle, self.dest.portal, None, self._enqueue(last)
+            job, self.route.handle, self.route.portal, None, self._enqueue(last)
         )
 
     def call_soon(self, target: Callable[..., Awaitable[Any]], *args: Any) -> None:
@@ -262,7 +165,7 @@ class Session:
 
     def _enqueue(self, last: bool) -> Callable[[SyncJob[Any]], None]:
         def submit(job: SyncJob[Any]) -> None:
-            handle = self.dest.handle
+            handle = self.route.handle
             if self._host is None:
                 # Set before submitting: the task may start at once, and reads it.
                 host: SyncJob[None] = SyncJob(

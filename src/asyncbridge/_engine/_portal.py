@@ -9,13 +9,11 @@ a forked child. The asyncio portal runs on uvloop where it is installed (set
 
 from __future__ import annotations
 
-import asyncio
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from asyncbridge._backends import AsyncioLoop, LoopHandle, SyncJob, TrioLoop
+from asyncbridge._backends import LoopHandle, SyncJob, named
 from asyncbridge._core._errors import ExecutorShutdownError
 from asyncbridge._core._state import state
 
@@ -25,23 +23,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Portal",
     "close_portals_for_exit",
-    "new_event_loop",
     "portal_for",
     "running_portals",
     "stop_portals",
 ]
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """Create the kind of asyncio loop asyncbridge runs on (uvloop if available)."""
-    if os.environ.get("ASYNCBRIDGE_PORTAL_LOOP", "").lower() != "asyncio":
-        try:
-            import uvloop  # noqa: PLC0415
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
 
 
 class Portal:
@@ -53,7 +38,7 @@ class Portal:
         self.inflight: set[SyncJob[Any]] = set()  # calls being waited for
         self._ready = threading.Event()
         self._stop: Callable[[], None] | None = None
-        self._cleanup_timeout = 1.0
+        self.cleanup_timeout = 1.0
         self.stopping = False  # set once stop() began: cancellations are ours
         self.thread = threading.Thread(
             target=self._main, name=f"asyncbridge-portal-{backend}", daemon=True
@@ -67,61 +52,21 @@ class Portal:
             raise RuntimeError(f"the asyncbridge {self.backend} portal failed to start")
         return self.handle
 
+    def started(self, handle: LoopHandle, stop: Callable[[], None]) -> None:
+        """The loop runs: publish its handle and how to stop it (`LoopHost`)."""
+        self.handle = handle
+        self._stop = stop
+        self._ready.set()
+
     def _main(self) -> None:
         state.is_portal = True
         try:
-            if self.backend == "trio":
-                self._run_trio()
-            else:
-                self._run_asyncio()
+            named(self.backend).run_loop(self)
         finally:
             self._ready.set()
             with _lock:  # stopped by shutdown or by a stray `loop.stop()`: forget it
                 if _portals.get(self.backend) is self:
                     del _portals[self.backend]
-
-    def _run_asyncio(self) -> None:
-        loop = new_event_loop()
-        self.handle = AsyncioLoop(loop)
-
-        def stop() -> None:
-            loop.call_soon_threadsafe(loop.stop)
-
-        self._stop = stop
-        loop.call_soon(self._ready.set)
-        try:
-            loop.run_forever()
-        finally:
-            try:
-                tasks = asyncio.all_tasks(loop)
-                for task in tasks:
-                    task.cancel()
-                if tasks:
-                    loop.run_until_complete(
-                        asyncio.wait(tasks, timeout=self._cleanup_timeout)
-                    )
-                loop.run_until_complete(
-                    asyncio.wait_for(
-                        loop.shutdown_asyncgens(), max(0.01, self._cleanup_timeout)
-                    )
-                )
-            finally:
-                loop.close()
-
-    def _run_trio(self) -> None:
-        import trio  # noqa: PLC0415
-
-        async def main() -> None:
-            token = trio.lowlevel.current_trio_token()
-            stop = trio.Event()
-            self.handle = TrioLoop(token)
-            self._stop = lambda: token.run_sync_soon(stop.set)
-            self._ready.set()
-            await stop.wait()
-            # Returning cancels the system tasks our calls run in; trio waits for
-            # them, and each one's cleanup runs.
-
-        trio.run(main)
 
     def drain(self, deadline: float) -> bool:
         """Wait until no call is in flight, or *deadline* (monotonic) passes."""
@@ -138,7 +83,7 @@ class Portal:
             True if the thread ended in time (False: it is left behind, a daemon).
         """
         self.stopping = True
-        self._cleanup_timeout = max(0.0, timeout)
+        self.cleanup_timeout = max(0.0, timeout)
         stop = self._stop
         if stop is not None and self.thread.is_alive():
             try:

@@ -1,49 +1,29 @@
-"""Sync → async: `run_sync` and `syncify`.
+"""Sync → async: `run_sync`, `syncify`, and `run_job`, the one sync→async wait.
 
-Where a call runs, in order:
-
-1. a loop runs in this thread: the ``on_loop_conflict`` policy (block this thread on
-   the portal with a `LoopBlockedWarning`, or raise `LoopConflictError`, or re-enter
-   the running loop from a task prepared for it: `_greenlet`);
-2. this thread works for a loop (an asyncbridge, anyio or trio worker): that loop
-   (unless *backend* names the other library: then that library's portal);
-3. otherwise: the shared portal, or this thread's own loop under
-   ``sync_loop="thread"`` (or when the portal is blocked waiting for this thread).
-
-A loop whose thread is blocked waiting for the caller (found in the chain of waits,
-see `_waits`) is refused with `LoopConflictError` instead of waited for forever.
-The waiting thread blocks on its inbox, where the loop wakes it when the coroutine
+Where a call runs is decided by `_route.route`. A loop whose thread is blocked
+waiting for the caller (found in the chain of waits, see `_core._waits`) is refused
+with `LoopConflictError` instead of waited for forever. The waiting thread blocks on its inbox, where the loop wakes it when the coroutine
 ends and where work addressed to it arrives meanwhile (it runs that work); it wakes
 every `POLL` seconds to notice a target loop that closed under it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import inspect
 import logging
 import sys
 import threading
 import traceback
-import warnings
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from typing_extensions import ParamSpec, TypeVarTuple
 
-from asyncbridge._backends import LoopHandle, SyncJob, handle_for
+from asyncbridge._backends import LoopHandle, SyncJob, current_token, named
+from asyncbridge._backends._asyncio import OwnLoop
+from asyncbridge._backends._greenlet import ReentryLoop
 from asyncbridge._core._config import ConflictPolicy, check_conflict_policy, settings
-from asyncbridge._core._detect import (
-    current_loop,
-    running_asyncio_loop,
-    trio_running,
-    user_stacklevel,
-)
-from asyncbridge._core._errors import (
-    ExecutorShutdownError,
-    LoopBlockedWarning,
-    LoopConflictError,
-)
+from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._hooks import HOOKS, trace_run_sync
 from asyncbridge._core._state import state
 from asyncbridge._core._validate import (
@@ -53,34 +33,18 @@ from asyncbridge._core._validate import (
     describe,
     qualified_name,
 )
-from asyncbridge._core._waits import (
-    Wait,
-    blocked_loop_wait,
-    chain,
-    describe_chain,
-    serve_until,
-)
+from asyncbridge._core._waits import Wait, chain, describe_chain, serve_until
 from asyncbridge._core._waits import _chain as _chain_var
 from asyncbridge._core._wrapping import wraps
 
-from ._greenlet import ReentryLoop, reentry_handle, require_greenlet
-from ._portal import Portal, new_event_loop, portal_for
-from ._route import parent_loop
+from ._route import check_not_blocked, route
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = [
-    "Route",
-    "check_conflict",
-    "check_not_blocked",
-    "route",
-    "run_job",
-    "run_sync",
-    "run_sync_internal",
-    "syncify",
-    "warn_blocking",
-]
+    from ._portal import Portal
+
+__all__ = ["run_job", "run_sync", "run_sync_internal", "syncify"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -112,27 +76,9 @@ def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float, wait: Wait) 
         job.target,
         handle,
         describe_chain((*chain(), wait), "(this wait)"),
-        _describe_tasks(handle),
+        named(handle.backend).describe_tasks(handle.token),
         "\n".join(stacks),
     )
-
-
-def _describe_tasks(handle: LoopHandle) -> str:
-    loop = handle.native
-    if not isinstance(loop, asyncio.AbstractEventLoop):
-        return "  (a trio run: see its threads)"
-    try:
-        tasks = asyncio.all_tasks(loop)
-    except RuntimeError:  # pragma: no cover - changed too often to list
-        return "  (unavailable)"
-    lines = []
-    for task in tasks:
-        frames = task.get_stack(limit=1)
-        where = (
-            f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}" if frames else "-"
-        )
-        lines.append(f"  {task.get_name()} at {where}")
-    return "\n".join(lines) or "  (none)"
 
 
 def _block(
@@ -253,7 +199,7 @@ def run_job(
     # A re-entry (greenlet policy) runs the job inline while the loop runs on: not
     # a wait that blocks this thread's loop.
     blocks = type(handle) is not ReentryLoop
-    wait = Wait(job.owner, repr(handle), sync=blocks, loop=current_loop())
+    wait = Wait(job.owner, repr(handle), sync=blocks, loop=current_token())
     try:
         waits = wait.begin()
     except BaseException:
@@ -280,216 +226,17 @@ def _set_chain(waits: tuple[Wait, ...]) -> None:
     _chain_var.set(waits)
 
 
-def check_not_blocked(handle: LoopHandle, what: str) -> None:
-    """Raise LoopConflictError if the loop of *handle* waits for the calling code.
-
-    That is, if a thread of the chain of waits that led here is blocked (in a sync
-    wait) while it runs that loop: the loop cannot turn until this code returns.
-    """
-    waits = chain()
-    if not waits:
-        return
-    blocked = blocked_loop_wait(handle.native, waits)
-    if blocked is not None:
-        raise LoopConflictError(
-            f"{what} needs {handle!r}, but the thread that runs it is blocked waiting "
-            "for this very call, so it would wait forever: "
-            + describe_chain(waits, f"{what} here")
-            + ". Make the blocking caller await instead (e.g. the .aio() form of a "
-            "decorated function), or run it with run_in_thread()."
-        )
-
-
-class _OwnLoop:
-    """This thread's own loop under ``sync_loop="thread"``; closed with the thread."""
-
-    __slots__ = ("runner",)
-
-    def __init__(self) -> None:
-        # uvloop is slower than asyncio here on the main thread: with a SIGINT
-        # handler installed per run (asyncio.Runner does that), it makes a new
-        # socketpair on every run_until_complete.
-        main = threading.current_thread() is threading.main_thread()
-        factory = asyncio.new_event_loop if main else new_event_loop
-        self.runner = asyncio.Runner(loop_factory=factory)
-
-    def close(self) -> None:
-        self.runner.close()
-
-    def __del__(self) -> None:
-        try:
-            self.runner.close()
-        except Exception:
-            pass
-
-
-async def _with_timeout(aw: Awaitable[T], seconds: float | None) -> T:
-    if seconds is None:
-        return await aw
-    async with asyncio.timeout(seconds):
-        return await aw
-
-
 def _on_own_loop(
     target: Any,
     args: tuple[Any, ...] | None,
     kwargs: dict[str, Any] | None,
     timeout: float | None,
 ) -> Any:
-    own = state.own_loop
+    own = cast("OwnLoop | None", state.own_loop)
     if own is None:
-        own = state.own_loop = _OwnLoop()
+        own = state.own_loop = OwnLoop()
     aw = target if args is None else target(*args, **(kwargs or {}))
-    if timeout is not None or not inspect.iscoroutine(aw):
-        aw = _with_timeout(aw, timeout)
-    return own.runner.run(aw, context=contextvars.copy_context())  # type: ignore[attr-defined]
-
-
-def check_conflict(what: str, policy: ConflictPolicy | None) -> str | None:
-    """Rule 1's policy check: the backend running in this thread (None: none).
-
-    Under ``"greenlet"`` it answers as under ``"thread"``: `route` re-enters the
-    loop where this task allows it, and falls back to the portal otherwise.
-
-    Raises:
-        LoopConflictError: a loop runs here and the policy is ``"raise"``.
-        ModuleNotFoundError: the policy is ``"greenlet"`` and greenlet is missing.
-    """
-    if running_asyncio_loop() is not None:
-        here = "asyncio"
-    elif trio_running():
-        here = "trio"
-    else:
-        return None
-    policy = policy or settings.on_loop_conflict
-    if policy == "raise":
-        raise LoopConflictError(
-            f"{what} was called from a thread whose {here} event loop is running "
-            "(on_loop_conflict='raise'); from async code, await the async API "
-            "directly; from sync code called by async code, move that sync code to a "
-            "thread with asyncbridge.run_in_thread()"
-        )
-    if policy == "greenlet":
-        require_greenlet()
-    return here
-
-
-_NOT_PREPARED = (
-    " (on_loop_conflict='greenlet' could not re-enter it: this task was not "
-    "prepared; run it with asyncbridge.run_in_greenlet(), or prepare every task "
-    "with asyncbridge.greenlet_task_factory on asyncio, "
-    "asyncbridge.GreenletInstrument() on trio)"
-)
-
-
-_ADVICE = (
-    "await the async API instead, or offload the blocking caller with run_in_thread()"
-)
-
-
-def warn_blocking(
-    what: str, here: str, not_prepared: bool = False, advice: str = _ADVICE
-) -> None:
-    """Warn `LoopBlockedWarning` at the user's call: the *here* loop waits for *what*.
-
-    *not_prepared*: the greenlet policy applied, but this task could not re-enter.
-    *advice*: what to do instead. In an IPython session the warning is shown once
-    per session (see `_ipython`).
-    """
-    message = (
-        f"{what} blocks the running {here} event loop of thread "
-        f"{threading.current_thread().name!r} until it returns"
-        f"{_NOT_PREPARED if not_prepared else ''}; {advice}"
-    )
-    for handler in BLOCKED_WARNING_HANDLERS:
-        if handler(message):
-            return
-    warnings.warn(message, LoopBlockedWarning, stacklevel=user_stacklevel())
-
-
-# Callables that may show a `LoopBlockedWarning` their own way (and say so by
-# returning True): the IPython extension registers one (once per session).
-BLOCKED_WARNING_HANDLERS: Final[list[Callable[[str], bool]]] = []
-
-
-class Route(NamedTuple):
-    """Where a sync caller's coroutine runs: a loop, or this thread's own loop."""
-
-    handle: LoopHandle | None  # None: this thread's own loop (see `_on_own_loop`)
-    portal: Portal | None  # set when *handle* is a portal's
-
-
-def _portal_route(backend: str) -> Route:
-    portal = portal_for(backend)
-    assert portal.handle is not None  # noqa: S101  (set before portal_for returns)
-    return Route(portal.handle, portal)
-
-
-def _blocked(handle: LoopHandle) -> bool:
-    waits = chain()
-    return bool(waits) and blocked_loop_wait(handle.native, waits) is not None
-
-
-def _conflict_route(
-    what: str, backend: str | None, policy: ConflictPolicy | None, here: str
-) -> Route:
-    """Rule 1: a *here* loop runs in this thread and the policy is not "raise"."""
-    greenlet = (policy or settings.on_loop_conflict) == "greenlet"
-    if greenlet and (backend is None or backend == here):
-        reentry = reentry_handle()  # None: this task was not prepared for re-entry
-        if reentry is not None:
-            return Route(reentry, None)
-    chosen = _portal_route(backend or here)
-    if chosen.handle.runs_here():  # type: ignore[union-attr]
-        raise LoopConflictError(
-            f"{what} was called by sync code running on the asyncbridge portal "
-            "loop itself, which would wait for itself forever; make that caller "
-            "async and await directly, or offload it with run_in_thread()"
-        )
-    warn_blocking(what, here, greenlet)
-    return chosen
-
-
-def route(
-    what: str, backend: str | None, policy: ConflictPolicy | None, *, own_loop: bool
-) -> Route:
-    """Choose the loop for a sync caller in this thread, by the module's rules.
-
-    Args:
-        what: the API being called, for messages (``"run_sync()"``).
-        backend: the portal's backend where a portal is chosen (None: the blocked
-            loop's own backend in rule 1, asyncio otherwise).
-        policy: ``on_loop_conflict`` for this call (None: the configured default).
-        own_loop: this thread's own loop is acceptable (single calls, not objects
-            that other threads will reach): under ``sync_loop="thread"``, and where
-            the portal waits for this very thread (see below).
-
-    A portal whose thread is blocked waiting for this thread (sync code such as a
-    `mixed_execution_safe` function called by a coroutine on the portal) cannot run
-    the call: a single asyncio call then runs on this thread's own loop instead;
-    anything else raises.
-
-    Raises:
-        LoopConflictError: the call could never be answered (it would wait for its
-            own loop, or a loop blocked waiting for it, or its loop has finished),
-            or the policy is ``"raise"``.
-    """
-    here = check_conflict(what, policy)
-    if here is not None:
-        return _conflict_route(what, backend, policy, here)
-    parent = parent_loop()
-    if parent is not None:
-        handle = handle_for(parent)
-        if backend is None or backend == handle.backend:
-            return Route(handle, None)
-        # The parent loop cannot run code of the other library: its portal can.
-    backend = backend or "asyncio"
-    if own_loop and backend == "asyncio" and settings.sync_loop == "thread":
-        return Route(None, None)
-    chosen = _portal_route(backend)
-    if own_loop and backend == "asyncio" and _blocked(chosen.handle):  # type: ignore[arg-type]
-        return Route(None, None)
-    return chosen
+    return own.run(aw, timeout)
 
 
 def run_sync_internal(
@@ -508,15 +255,16 @@ def run_sync_internal(
     warnings and errors (the user's decorated function, where there is one).
     """
     try:
-        handle, portal = route(what, backend, on_loop_conflict, own_loop=True)
+        chosen = route(what, backend, on_loop_conflict, own_loop=True)
         if HOOKS:  # asyncbridge.instrumentation: report this hop to the hooks
             target, args, kwargs = trace_run_sync(target, args, kwargs)
-        if handle is None:
+        if chosen is None:
             return _on_own_loop(target, args, kwargs, timeout)
+        handle = chosen.handle
         if type(handle) is ReentryLoop:
             return handle.run(target, args, kwargs, timeout)
         job: SyncJob[Any] = SyncJob(target, args, kwargs, contextvars.copy_context())
-        return run_job(job, handle, portal, timeout, what=what)
+        return run_job(job, handle, chosen.portal, timeout, what=what)
     except LoopConflictError:
         _close(target, args)
         raise

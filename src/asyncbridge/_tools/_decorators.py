@@ -39,7 +39,8 @@ from asyncbridge._core._validate import (
 from asyncbridge._core._wrapping import PLAIN_TYPES, is_awaitable, wraps
 from asyncbridge._engine._executors import default_adapter, resolve
 from asyncbridge._engine._offload import offload, offload_blocking
-from asyncbridge._engine._sync import run_sync_internal, warn_blocking
+from asyncbridge._engine._route import warn_blocking
+from asyncbridge._engine._sync import run_sync_internal
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine

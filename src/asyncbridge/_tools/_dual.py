@@ -44,14 +44,10 @@ from typing import (
 
 from typing_extensions import ParamSpec
 
-from asyncbridge._backends import SyncJob
+from asyncbridge._backends import SyncJob, current_token, handle_for
+from asyncbridge._backends._greenlet import reentry_handle
 from asyncbridge._core._config import settings
-from asyncbridge._core._detect import (
-    current_loop,
-    is_async_callable,
-    running_asyncio_loop,
-    trio_running,
-)
+from asyncbridge._core._detect import in_async_context, is_async_callable
 from asyncbridge._core._errors import LoopConflictError
 from asyncbridge._core._validate import (
     check_backend,
@@ -59,21 +55,10 @@ from asyncbridge._core._validate import (
     check_sync_callable,
     describe,
 )
-from asyncbridge._engine._greenlet import reentry_handle
 from asyncbridge._engine._offload import run_in_thread
-from asyncbridge._engine._pinned import (
-    Dest,
-    ThreadSessions,
-    describe_loop,
-    dest_for_native,
-    pick_dest,
-)
-from asyncbridge._engine._sync import (
-    check_conflict,
-    run_job,
-    run_sync_internal,
-    warn_blocking,
-)
+from asyncbridge._engine._pinned import ThreadSessions, pick_route
+from asyncbridge._engine._route import Route, check_conflict, route_to, warn_blocking
+from asyncbridge._engine._sync import run_job, run_sync_internal
 
 from ._iterators import (
     enter_async_cm,
@@ -129,11 +114,11 @@ def _no_home() -> None:
 class _Home:
     """Where an instance's sync twins run, and how that was decided."""
 
-    __slots__ = ("dest", "native", "origin")
+    __slots__ = ("origin", "route", "token")
 
-    def __init__(self, dest: Dest, origin: str) -> None:
-        self.dest = dest
-        self.native = dest.native  # read on every checked call
+    def __init__(self, route: Route, origin: str) -> None:
+        self.route = route
+        self.token = route.token  # read on every checked call
         self.origin = origin  # for messages: what made this the home loop
 
     # A copy shares its original's loop-bound resources, so it shares the home; a
@@ -170,56 +155,56 @@ _ROLE: Final = ", the instance's home loop"
 # ------------------------------------------------------------ home loops
 
 
-def _claim_for_sync(obj: object, d: dict[str, Any], what: str) -> Dest:
+def _claim_for_sync(obj: object, d: dict[str, Any], what: str) -> Route:
     """First use of *obj* is a sync twin: its home is where `run_sync` would run."""
-    dest = pick_dest(what, _config(type(obj)).backend, None)
+    chosen = pick_route(what, _config(type(obj)).backend, None)
     with _claim_lock:
         home = d.get(_HOME)
         if home is None:
             origin = (
                 "its first use, a sync call from a worker thread of that loop"
-                if dest.portal is None
+                if chosen.portal is None
                 else "its first use, a sync call"
             )
-            home = d[_HOME] = _Home(dest, origin)
-    chosen: Dest = home.dest  # another thread may have claimed it first
-    return chosen
+            home = d[_HOME] = _Home(chosen, origin)
+    claimed: Route = home.route  # another thread may have claimed it first
+    return claimed
 
 
-def _sync_dest(obj: object, name: str) -> Dest:
+def _home_route(obj: object, name: str) -> Route:
     """The loop a sync twin of *obj* runs on, after the checks; claim it if needed."""
     d = _instance_dict(obj, "a sync twin")
     if not _config(type(obj)).loop_bound:
         what = f"{_name(obj)}.{name}()"
-        return pick_dest(what, _config(type(obj)).backend, None)
+        return pick_route(what, _config(type(obj)).backend, None)
     home = d.get(_HOME)
     if home is None:
         return _claim_for_sync(obj, d, f"{_name(obj)}.{name}()")
-    dest: Dest = home.dest
-    if running_asyncio_loop() is not None or trio_running():
+    chosen: Route = home.route
+    if in_async_context():
         if settings.on_loop_conflict == "greenlet":  # at home here: re-enter the loop
-            reentry = reentry_handle(dest.native)
+            reentry = reentry_handle(chosen.token)
             if reentry is not None:
-                return Dest(reentry, None)
+                return Route(reentry)
         what = f"{_name(obj)}.{name}()"
-        if dest.handle.runs_here():
-            raise dest.self_wait_error(what, _ROLE)
+        if chosen.handle.runs_here():
+            raise chosen.self_wait_error(what, _ROLE)
         here = check_conflict(what, None)
         if here is not None:
             warn_blocking(what, here)
-    if not dest.handle.is_running():
-        dest.check_running(f"{_name(obj)}.{name}()", f"{_ROLE} ({home.origin})")
-    return dest
+    if not chosen.handle.is_running():
+        chosen.check_running(f"{_name(obj)}.{name}()", f"{_ROLE} ({home.origin})")
+    return chosen
 
 
 def _async_use(obj: object, name: str) -> None:
     """Slow path of the check in every wrapped async method: claim or conflict."""
-    native = current_loop()
-    if native is None:  # driven by hand, outside any loop: nothing to compare
+    token = current_token()
+    if token is None:  # driven by hand, outside any loop: nothing to compare
         return
     d = _instance_dict(obj, "DualInterface")
     home = d.get(_HOME)
-    if home is not None and home.native is native:
+    if home is not None and home.token is token:
         return  # at home (a trio run: the fast path only knows asyncio loops)
     kind = type(obj)
     if not _config(kind).loop_bound:
@@ -228,19 +213,18 @@ def _async_use(obj: object, name: str) -> None:
         with _claim_lock:
             home = d.get(_HOME)
             if home is None:
-                d[_HOME] = _Home(
-                    dest_for_native(native), f"{name}() was first awaited there"
-                )
+                d[_HOME] = _Home(route_to(token), f"{name}() was first awaited there")
                 return
-        if home.native is native:
+        if home.token is token:
             return
-    loop = home.dest.loop
+    handle = home.route.handle
     state = ""
-    if loop is not None and not loop.is_running():
-        state = ", now closed" if loop.is_closed() else ", not running now"
+    if not handle.is_running():
+        state = ", now closed" if handle.is_closed() else ", not running now"
     raise LoopConflictError(
-        f"{_name(obj)}.{name}() was awaited on {describe_loop(native)}, but the "
-        f"instance's home loop is {home.dest.describe()} ({home.origin}{state}). "
+        f"{_name(obj)}.{name}() was awaited on {handle_for(token).describe()}, but "
+        f"the instance's home loop is {home.route.describe()} "
+        f"({home.origin}{state}). "
         "What an instance binds to its loop (a connection pool, an asyncio.Lock) "
         "fails on another. Use each instance from one loop: await it there, or call "
         "its sync methods, which work from any thread; or create one instance per "
@@ -251,14 +235,14 @@ def _async_use(obj: object, name: str) -> None:
 
 def _checked(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     """Wrap the async method *fn* with the home-loop check."""
-    running = running_asyncio_loop
+    running = current_token
 
     @functools.wraps(fn)
     async def method(self: Any, /, *args: Any, **kwargs: Any) -> Any:
-        # Fast path: at home on the running asyncio loop. Anything else (first
-        # use, another loop, trio) takes the slow path.
+        # Fast path: at home on the running loop. Anything else (first use, another
+        # loop) takes the slow path.
         home = self.__dict__.get(_HOME)
-        if home is None or home.native is not running():
+        if home is None or home.token is not running():
             _async_use(self, name)
         return await fn(self, *args, **kwargs)
 
@@ -334,21 +318,21 @@ class SyncTwin(_Twin, Generic[S, P, T]):
 
     def _call(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         target = self._target(obj)
-        dest = _sync_dest(obj, self._func.__name__)
+        chosen = _home_route(obj, self._func.__name__)
         if self._iterates:
             return iterate_on(
-                dest, target(obj, *args, **kwargs), f"{_name(obj)}.{self.__name__}()"
+                chosen, target(obj, *args, **kwargs), f"{_name(obj)}.{self.__name__}()"
             )
         job: SyncJob[Any] = SyncJob(
             target, (obj, *args), kwargs or None, contextvars.copy_context()
         )
         what = f"{_name(obj)}.{self.__name__}()"
         try:
-            return run_job(job, dest.handle, dest.portal, what=what)
+            return run_job(job, chosen.handle, chosen.portal, what=what)
         except LoopConflictError as exc:
-            if not job.finished and dest.handle.is_closed():  # never ran: loop gone
+            if not job.finished and chosen.handle.is_closed():  # never ran: loop gone
                 raise LoopConflictError(
-                    f"{_name(obj)}.{self.__name__}() needs {dest.describe()}{_ROLE}, "
+                    f"{_name(obj)}.{self.__name__}() needs {chosen.describe()}{_ROLE}, "
                     "but that loop has finished, so nothing can run the call"
                 ) from exc
             raise
@@ -552,8 +536,8 @@ def _static(cls: type, name: str) -> Any:
 
 
 def _sync_enter(self: Any) -> Any:
-    dest = _sync_dest(self, "__enter__")
-    session, value = enter_async_cm(dest, self, f"{_name(self)}.__enter__()")
+    chosen = _home_route(self, "__enter__")
+    session, value = enter_async_cm(chosen, self, f"{_name(self)}.__enter__()")
     with _claim_lock:
         sessions = self.__dict__.setdefault(_SESSIONS, ThreadSessions())
     sessions.push(session)
@@ -586,8 +570,8 @@ async def _async_exit(
 
 
 def _sync_iter(self: Any) -> Generator[Any, None, None]:
-    dest = _sync_dest(self, "__iter__")
-    return iterate_on(dest, self, f"{_name(self)}.__iter__()")
+    chosen = _home_route(self, "__iter__")
+    return iterate_on(chosen, self, f"{_name(self)}.__iter__()")
 
 
 _SYNC_CM_DOC: Final = "Sync twin of ``__aenter__`` / ``__aexit__`` (generated)."

@@ -33,16 +33,16 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Final
 
-from asyncbridge._core._config import configure
-from asyncbridge._core._detect import running_asyncio_loop, user_stacklevel
-from asyncbridge._core._errors import LoopBlockedWarning
-from asyncbridge._engine._greenlet import (
+from asyncbridge._backends._greenlet import (
     current_runner,
     install_task_factory,
     interrupt,
     require_greenlet,
 )
-from asyncbridge._engine._sync import BLOCKED_WARNING_HANDLERS
+from asyncbridge._core._config import configure
+from asyncbridge._core._detect import running_asyncio_loop, user_stacklevel
+from asyncbridge._core._errors import LoopBlockedWarning
+from asyncbridge._engine._route import BLOCKED_WARNING_HANDLERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable

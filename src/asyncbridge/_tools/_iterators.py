@@ -21,7 +21,7 @@ from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._validate import check_backend, describe
 from asyncbridge._engine._executors import resolve
 from asyncbridge._engine._offload import run_in_thread
-from asyncbridge._engine._pinned import Dest, Session, ThreadSessions, pick_dest
+from asyncbridge._engine._pinned import Session, ThreadSessions, pick_route
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
     from types import TracebackType
     from typing import Self
+
+    from asyncbridge._engine._route import Route
 
 __all__ = [
     "AsyncContext",
@@ -249,10 +251,10 @@ def iterate_in_thread(
 
 
 def iterate_on(
-    dest: Dest, aiterable: AsyncIterable[T], what: str
+    route: Route, aiterable: AsyncIterable[T], what: str
 ) -> Generator[T, None, None]:
-    """Iterate *aiterable* from sync code, every step in one task on *dest*."""
-    return _drive(Session(dest), aiterable, what)
+    """Iterate *aiterable* from sync code, every step in one task on *route*."""
+    return _drive(Session(route), aiterable, what)
 
 
 def _drive(
@@ -275,10 +277,10 @@ def _drive(
                 await aclose()
 
     session.on_abort = finish
-    dest = session.dest
+    route = session.route
     try:
         while True:
-            dest.check_usable(what)
+            route.check_usable(what)
             item = session.call(step)
             if item is _END:
                 return
@@ -291,14 +293,14 @@ def _close_session(session: Session, finish: Callable[[], Any]) -> None:
     """Run *finish* as the session's last step; just queue it if nobody may wait."""
     if session.last is None:  # never started
         return
-    dest = session.dest
-    if dest.handle.runs_here():  # dropped on the loop's own thread
+    route = session.route
+    if route.handle.runs_here():  # dropped on the loop's own thread
         session.call_soon(finish)
         return
     try:
         session.call(finish, last=True)
     except LoopConflictError:
-        if not (session.ended or dest.handle.is_closed()):
+        if not (session.ended or route.handle.is_closed()):
             raise
         # The session ended first (the loop is ending, or a KeyboardInterrupt
         # cancelled it); its task ran the clean-up then.
@@ -357,8 +359,8 @@ def iterate_sync(
             f"{describe(async_iterable)}{hint}"
         )
     _check_run_options(backend, on_loop_conflict)
-    dest = pick_dest("iterate_sync()", backend, on_loop_conflict)
-    return iterate_on(dest, async_iterable, "iterate_sync()")
+    route = pick_route("iterate_sync()", backend, on_loop_conflict)
+    return iterate_on(route, async_iterable, "iterate_sync()")
 
 
 # ----------------------------------------------------- context managers
@@ -487,12 +489,12 @@ def async_context(
     return AsyncContext(cm, executor)
 
 
-def enter_async_cm(dest: Dest, acm: object, what: str) -> tuple[Session, Any]:
-    """Enter *acm* in a new session on *dest*; return the session and the value."""
-    dest.check_usable(what)
+def enter_async_cm(route: Route, acm: object, what: str) -> tuple[Session, Any]:
+    """Enter *acm* in a new session on *route*; return the session and the value."""
+    route.check_usable(what)
     kind = type(acm)
     aexit = kind.__aexit__  # type: ignore[attr-defined]
-    session = Session(dest)
+    session = Session(route)
 
     async def abort(exc: BaseException) -> None:  # the loop ends while entered
         await aexit(acm, type(exc), exc, exc.__traceback__)
@@ -542,9 +544,9 @@ def exit_async_cm(
         LoopConflictError: the loop ended, likewise, or cannot be reached from here.
     """
     if session.ended:  # the loop ended while the block ran
-        portal = session.dest.portal
+        portal = session.route.portal
         message = (
-            f"the event loop of this context manager ({session.dest.describe()}) "
+            f"the event loop of this context manager ({session.route.describe()}) "
             "ended while its block ran; its __aexit__ ran then, with a cancellation"
         )
         if portal is not None and portal.stopping:
@@ -552,7 +554,7 @@ def exit_async_cm(
                 "the asyncbridge portal was shut down: " + message
             )
         raise LoopConflictError(message)
-    session.dest.check_usable("__exit__")
+    session.route.check_usable("__exit__")
 
     async def leave() -> object:
         session.on_abort = None
@@ -581,8 +583,8 @@ class SyncContext(Generic[T]):
         self._sessions = ThreadSessions()
 
     def __enter__(self) -> T:
-        dest = pick_dest("sync_context()", self._backend, self._policy)
-        session, value = enter_async_cm(dest, self._acm, "sync_context()")
+        route = pick_route("sync_context()", self._backend, self._policy)
+        session, value = enter_async_cm(route, self._acm, "sync_context()")
         self._sessions.push(session)
         return value  # type: ignore[no-any-return]
 

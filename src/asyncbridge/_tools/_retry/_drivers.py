@@ -154,7 +154,7 @@ def _sleep_sync(run: RetryRun, env: Env, state: RetryState) -> None:
     """Sleep before the next attempt; warn if that blocks a running event loop."""
     here = current_backend()
     if here is not None:
-        from asyncbridge._engine._sync import warn_blocking  # noqa: PLC0415
+        from asyncbridge._engine._route import warn_blocking  # noqa: PLC0415
 
         what = (
             f"async_retry's wait between attempts of {run.name}"

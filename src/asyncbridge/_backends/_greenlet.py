@@ -37,16 +37,18 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 
 from typing_extensions import TypeVarTuple
 
-from asyncbridge._backends import LoopHandle, SyncJob, handle_for
-from asyncbridge._core._detect import current_loop
 from asyncbridge._core._errors import LoopConflictError
 from asyncbridge._core._optional import require
+
+from . import current_token, handle_for
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Generator
 
     from trio.abc import Instrument as _InstrumentBase
     from trio.lowlevel import Task as TrioTask
+
+    from ._base import LoopHandle, SyncJob
 else:
     _InstrumentBase = object
 
@@ -469,8 +471,11 @@ class ReentryLoop:
         return self.inner.backend
 
     @property
-    def native(self) -> object:
-        return self.inner.native
+    def token(self) -> object:
+        return self.inner.token
+
+    def describe(self) -> str:
+        return self.inner.describe()
 
     def submit(self, job: SyncJob[Any]) -> None:
         runner = current_runner()
@@ -533,11 +538,11 @@ class ReentryLoop:
         return f"<re-entry into {self.inner!r}>"
 
 
-def reentry_handle(native: object | None = None) -> ReentryLoop | None:
+def reentry_handle(token: object | None = None) -> ReentryLoop | None:
     """The handle that re-enters the running loop from this task, or None.
 
     None where this task was not prepared (or greenlet was never loaded), or where
-    *native* (an asyncio loop or a trio token), when given, is not the loop
+    *token* (an asyncio loop or a trio token), when given, is not the loop
     running here.
     """
     runner = current_runner()
@@ -545,10 +550,10 @@ def reentry_handle(native: object | None = None) -> ReentryLoop | None:
         return None
     handle = runner.handle
     if handle is None:
-        running = current_loop()
+        running = current_token()
         if running is None:  # pragma: no cover  (a runner runs inside a loop)
             return None
         handle = runner.handle = ReentryLoop(handle_for(running), runner)
-    if native is not None and handle.inner.native is not native:
+    if token is not None and handle.inner.token is not token:
         return None
     return handle
