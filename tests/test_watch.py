@@ -298,13 +298,15 @@ def test_a_closed_loop_ends_its_watchdog() -> None:
     assert watch.reports == []
 
 
-def idle_frame(start: Callable[[], threading.Thread]) -> tuple[bool, threading.Thread]:
+def idle_frame(
+    start: Callable[[], threading.Thread], backend: str
+) -> tuple[bool, threading.Thread]:
     """Whether `is_idle` answers True for the thread *start* starts, once it idles."""
     thread = start()
     deadline = time.monotonic() + LIMIT
     while time.monotonic() < deadline:
         frame = sys._current_frames().get(thread.ident)  # type: ignore[arg-type]
-        if frame is not None and _watch.is_idle(frame):
+        if frame is not None and _watch.is_idle(frame, backend):
             return True, thread
         time.sleep(0.001)
     return False, thread
@@ -324,7 +326,7 @@ def test_an_idle_loop_thread_is_recognised(kind: str) -> None:
             t.start()
             return t
 
-        idle, thread = idle_frame(start)
+        idle, thread = idle_frame(start, "trio")
         stop.set()
         thread.join()
     else:
@@ -335,7 +337,7 @@ def test_an_idle_loop_thread_is_recognised(kind: str) -> None:
             t.start()
             return t
 
-        idle, thread = idle_frame(start)
+        idle, thread = idle_frame(start, "asyncio")
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
@@ -344,7 +346,8 @@ def test_an_idle_loop_thread_is_recognised(kind: str) -> None:
 
 def test_user_code_waiting_is_not_idle() -> None:
     """User code, even waiting on a lock or an Event, is a blocking call, not idle."""
-    assert not _watch.is_idle(sys._getframe())
+    assert not _watch.is_idle(sys._getframe(), "asyncio")
+    assert not _watch.is_idle(sys._getframe(), "trio")
     release = threading.Event()
     waiter = threading.Thread(target=release.wait)
     waiter.start()
@@ -355,7 +358,8 @@ def test_user_code_waiting_is_not_idle() -> None:
             assert time.monotonic() < deadline
             time.sleep(0.001)
             frame = sys._current_frames().get(waiter.ident)  # type: ignore[arg-type]
-        assert not _watch.is_idle(frame)
+        assert not _watch.is_idle(frame, "asyncio")
+        assert not _watch.is_idle(frame, "trio")
     finally:
         release.set()
         waiter.join()

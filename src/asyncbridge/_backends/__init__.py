@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT",
     "Backend",
     "LoopHandle",
     "LoopHost",
@@ -55,6 +56,7 @@ __all__ = [
 
 T = TypeVar("T")
 
+DEFAULT: Final = "asyncio"  # the portal (and own loops) when no backend is named
 BACKENDS: Final[dict[str, Backend]] = {
     "asyncio": _asyncio.BACKEND,
     "trio": _trio.BACKEND,

@@ -31,6 +31,7 @@ from ._base import (
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from types import FrameType
 
     from ._base import LoopHost
 
@@ -133,6 +134,36 @@ class AsyncioLoop:
 
     def runs_here(self) -> bool:
         return running_asyncio_loop() is self.loop
+
+    ended = "is closed"
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        try:
+            self.loop.call_soon_threadsafe(callback)
+        except RuntimeError:
+            raise LoopConflictError(f"{self.describe()} is closed") from None
+
+    def call_every(
+        self, interval: float, callback: Callable[[], object]
+    ) -> Callable[[], None]:
+        loop = self.loop
+        stopped = False
+        handle: asyncio.TimerHandle
+
+        def tick() -> None:
+            nonlocal handle
+            callback()
+            if not stopped:
+                handle = loop.call_later(interval, tick)
+
+        handle = loop.call_later(interval, tick)
+
+        def stop() -> None:
+            nonlocal stopped
+            stopped = True
+            handle.cancel()
+
+        return stop
 
     def __repr__(self) -> str:
         return f"<asyncio loop {self.loop!r}>"
@@ -353,6 +384,9 @@ async def _with_timeout(aw: Awaitable[T], seconds: float | None) -> T:
         return await aw
 
 
+_IDLE_RUNNERS: Final = frozenset({("asyncio.runners", "run"), ("threading", "run")})
+
+
 class _Asyncio:
     """The asyncio backend, as `_backends.Backend` describes it."""
 
@@ -375,8 +409,24 @@ class _Asyncio:
         return None  # asyncio has no worker threads of its own to ask
 
     @staticmethod
+    def idle_frame(frame: FrameType) -> bool:
+        # asyncio's selector called by its loop; or (uvloop, whose loop is C code)
+        # the Python frame that called the loop's run method.
+        module = frame.f_globals.get("__name__", "")
+        if module == "selectors":
+            caller = frame.f_back
+            return caller is not None and (
+                caller.f_globals.get("__name__") == "asyncio.base_events"
+            )
+        return (module, frame.f_code.co_name) in _IDLE_RUNNERS
+
+    @staticmethod
     def raised_in_task(error: BaseException, fn: object) -> BaseException:
         return thread_cancellation(error, fn)
+
+    @staticmethod
+    def new_own_loop() -> OwnLoop:
+        return OwnLoop()
 
 
 BACKEND: Final = _Asyncio()

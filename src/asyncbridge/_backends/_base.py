@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import concurrent.futures
     import contextvars
     from collections.abc import Awaitable, Callable
+    from types import FrameType
 
     from trio import CancelScope
 
@@ -30,6 +31,7 @@ __all__ = [
     "Backend",
     "LoopHandle",
     "LoopHost",
+    "OwnLoop",
     "SyncJob",
     "ThreadJob",
     "current_generation",
@@ -144,6 +146,20 @@ class LoopHandle(Protocol):
         """Tell whether the loop runs in the calling thread."""
         ...
 
+    @property
+    def ended(self) -> str:
+        """How this kind of loop says it has ended (``"is closed"``, ...)."""
+        ...
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run *callback* on the loop soon (thread-safe); LoopConflictError if gone."""
+
+    def call_every(
+        self, interval: float, callback: Callable[[], object]
+    ) -> Callable[[], None]:
+        """On the loop's thread: call *callback* every *interval* s; return a stop."""
+        ...
+
 
 class LoopHost(Protocol):
     """What runs a loop thread (a portal): told when the loop runs, and how to stop."""
@@ -184,8 +200,25 @@ class Backend(Protocol):
     def describe_tasks(self, token: object) -> str:
         """The tasks of the loop of *token*, for a diagnosis."""
 
+    def idle_frame(self, frame: FrameType) -> bool:
+        """Whether a loop thread at *frame* (its innermost) is the loop's own wait."""
+
     def raised_in_task(self, error: BaseException, fn: object) -> BaseException:
         """What a task of this library raises for *error*, raised by sync *fn*."""
+
+    def new_own_loop(self) -> OwnLoop | None:
+        """A loop for the calling thread to own (``sync_loop="thread"``), if any."""
+
+
+class OwnLoop(Protocol):
+    """A loop owned by one thread, run to completion per call, kept between calls."""
+
+    def run(self, aw: Awaitable[T], timeout: float | None) -> T:
+        """Run *aw* on it (a *timeout* in seconds cancels it, TimeoutError)."""
+        ...
+
+    def close(self) -> None:
+        """Close it."""
 
 
 def wrong_backend(exc: BaseException, job: SyncJob[Any], backend: str) -> BaseException:

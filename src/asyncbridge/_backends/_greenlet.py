@@ -511,6 +511,18 @@ class ReentryLoop:
     def runs_here(self) -> bool:
         return self.inner.runs_here() and current_runner() is None
 
+    @property
+    def ended(self) -> str:
+        return self.inner.ended
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        self.inner.call_soon(callback)
+
+    def call_every(
+        self, interval: float, callback: Callable[[], object]
+    ) -> Callable[[], None]:
+        return self.inner.call_every(interval, callback)
+
     def run(
         self,
         target: Any,

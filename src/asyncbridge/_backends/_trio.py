@@ -26,6 +26,7 @@ from ._base import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import FrameType
 
     from trio.lowlevel import TrioToken
 
@@ -136,6 +137,32 @@ class TrioLoop:
         if not trio.lowlevel.in_trio_run():
             return False
         return trio.lowlevel.current_trio_token() is self.token
+
+    ended = "has finished"
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        import trio  # noqa: PLC0415
+
+        try:
+            self.token.run_sync_soon(callback)
+        except trio.RunFinishedError:
+            raise LoopConflictError(f"{self.describe()} has finished") from None
+
+    def call_every(
+        self, interval: float, callback: Callable[[], object]
+    ) -> Callable[[], None]:
+        import trio  # noqa: PLC0415
+
+        scope = trio.CancelScope()
+
+        async def beats() -> None:
+            with scope:
+                while True:
+                    await trio.sleep(interval)
+                    callback()
+
+        trio.lowlevel.spawn_system_task(beats)
+        return scope.cancel
 
     def __repr__(self) -> str:
         return f"<trio run {self.token!r}>"
@@ -297,6 +324,21 @@ class _Trio:
     @staticmethod
     def describe_tasks(token: object) -> str:  # noqa: ARG004  (the protocol's)
         return "  (a trio run: see its threads)"
+
+    @staticmethod
+    def idle_frame(frame: FrameType) -> bool:
+        # trio's I/O manager, called by its run loop
+        module = frame.f_globals.get("__name__", "")
+        caller = frame.f_back
+        return (
+            module.startswith("trio._core._io_")
+            and caller is not None
+            and caller.f_globals.get("__name__") == "trio._core._run"
+        )
+
+    @staticmethod
+    def new_own_loop() -> None:
+        return None  # a trio run cannot be paused and resumed between calls
 
     @staticmethod
     def raised_in_task(error: BaseException, fn: object) -> BaseException:  # noqa: ARG004

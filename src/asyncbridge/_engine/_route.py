@@ -24,7 +24,7 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Final
 
-from asyncbridge._backends import BACKENDS, LoopHandle, handle_for, running
+from asyncbridge._backends import BACKENDS, DEFAULT, LoopHandle, handle_for, running
 from asyncbridge._backends._greenlet import reentry_handle
 from asyncbridge._core._config import ConflictPolicy, settings
 from asyncbridge._core._detect import user_stacklevel
@@ -92,7 +92,7 @@ class Route:
         if not handle.is_running():
             how = "is not running"
             if handle.is_closed():
-                how = "is closed" if handle.backend == "asyncio" else "has finished"
+                how = handle.ended
             raise LoopConflictError(
                 f"{what} needs {self.describe()}{role}, but that loop {how}, so "
                 "nothing would ever run the call"
@@ -284,7 +284,8 @@ def route(
             the portal waits for this very thread (see below).
 
     Returns:
-        The route, or None for this thread's own loop (only with *own_loop*).
+        The route, or None for this thread's own loop of the default backend (only
+        with *own_loop*).
 
     A portal whose thread is blocked waiting for this thread (sync code such as a
     `mixed_execution_safe` function called by a coroutine on the portal) cannot run
@@ -304,11 +305,12 @@ def route(
         if backend is None or backend == handle.backend:
             return Route(handle)
         # The parent loop cannot run code of the other library: its portal can.
-    backend = backend or "asyncio"
-    if own_loop and backend == "asyncio" and settings.sync_loop == "thread":
+    own_loop = own_loop and backend in (None, DEFAULT)  # only its loops can be owned
+    backend = backend or DEFAULT
+    if own_loop and settings.sync_loop == "thread":
         return None
     chosen = _portal_route(backend)
-    if own_loop and backend == "asyncio" and _blocked(chosen.handle):
+    if own_loop and _blocked(chosen.handle):
         return None
     return chosen
 

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from typing_extensions import ParamSpec, TypeVarTuple
 
-from asyncbridge._backends import LoopHandle, SyncJob, current_token, named
-from asyncbridge._backends._asyncio import OwnLoop
+from asyncbridge._backends import DEFAULT, LoopHandle, SyncJob, current_token, named
 from asyncbridge._backends._greenlet import ReentryLoop
 from asyncbridge._core._config import ConflictPolicy, check_conflict_policy, settings
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
@@ -41,6 +40,8 @@ from ._route import check_not_blocked, route
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+    from asyncbridge._backends._base import OwnLoop
 
     from ._portal import Portal
 
@@ -234,7 +235,9 @@ def _on_own_loop(
 ) -> Any:
     own = cast("OwnLoop | None", state.own_loop)
     if own is None:
-        own = state.own_loop = OwnLoop()
+        own = named(DEFAULT).new_own_loop()
+        assert own is not None  # noqa: S101  (route() chose it: the default has them)
+        state.own_loop = own
     aw = target if args is None else target(*args, **(kwargs or {}))
     return own.run(aw, timeout)
 

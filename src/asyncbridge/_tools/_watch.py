@@ -25,9 +25,10 @@ import sys
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Final, Self
 
-from asyncbridge._core._detect import running_asyncio_loop, trio_running
+from asyncbridge._backends import LoopHandle, current_token, handle_for, named
+from asyncbridge._core._errors import LoopConflictError
 from asyncbridge._core._hooks import HOOKS, LoopBlocked, emit
 from asyncbridge._core._validate import check_bool, check_seconds, describe
 from asyncbridge._engine import _sync
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import CodeType, FrameType, TracebackType
 
-    from trio.lowlevel import TrioToken
 
 __all__ = ["LoopWatch", "active_watches", "watch_loop"]
 
@@ -71,132 +71,15 @@ def _is_async(code: CodeType) -> bool:
     return bool(code.co_flags & _ASYNC_CODE)
 
 
-# Where a loop's thread is when the loop itself waits for I/O or timers: asyncio's
-# selector called by its loop, trio's I/O manager called by its run loop, or (uvloop,
-# whose loop is C code) the Python frame that called the loop's run method.
-_IDLE_CALLERS: Final = {"selectors": "asyncio.base_events", "trio": "trio._core._run"}
-_IDLE_RUNNERS: Final = frozenset({("asyncio.runners", "run"), ("threading", "run")})
-
-
-def is_idle(frame: FrameType) -> bool:
+def is_idle(frame: FrameType, backend: str) -> bool:
     """Tell whether a loop thread whose innermost frame is *frame* waits, idle.
 
     Only the loop's own wait counts: user code waiting in a selector or on a lock is
     a blocking call.
     """
-    module = frame.f_globals.get("__name__", "")
-    if module == __name__:
+    if frame.f_globals.get("__name__", "") == __name__:
         return True  # the heartbeat itself: the loop has just turned
-    caller = frame.f_back
-    called_by = "" if caller is None else caller.f_globals.get("__name__", "")
-    if module == "selectors":
-        return called_by == _IDLE_CALLERS["selectors"]
-    if module.startswith("trio._core._io_"):
-        return called_by == _IDLE_CALLERS["trio"]
-    return (module, frame.f_code.co_name) in _IDLE_RUNNERS
-
-
-class _AsyncioTarget:
-    """An asyncio (or uvloop) loop as `LoopWatch` sees it."""
-
-    backend = "asyncio"
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-
-    def runs_here(self) -> bool:
-        return running_asyncio_loop() is self.loop
-
-    def call_soon(self, callback: Callable[[], object]) -> None:
-        """Run *callback* on the loop, from any thread; LookupError if it is closed."""
-        try:
-            self.loop.call_soon_threadsafe(callback)
-        except RuntimeError:
-            raise LookupError(
-                f"watch_loop(): the loop {self.loop!r} is closed"
-            ) from None
-
-    def start_beats(
-        self, interval: float, beat: Callable[[], None]
-    ) -> Callable[[], None]:
-        """On the loop: call *beat* every *interval* seconds; return the canceller."""
-        loop = self.loop
-        cancelled = False
-        handle: asyncio.TimerHandle
-
-        def tick() -> None:
-            nonlocal handle
-            beat()
-            if not cancelled:
-                handle = loop.call_later(interval, tick)
-
-        handle = loop.call_later(interval, tick)
-
-        def cancel() -> None:
-            nonlocal cancelled
-            cancelled = True
-            handle.cancel()
-
-        return cancel
-
-    def status(self) -> str:
-        """``"running"``, ``"paused"`` (between two runs) or ``"gone"`` (closed)."""
-        if self.loop.is_closed():
-            return "gone"
-        return "running" if self.loop.is_running() else "paused"
-
-
-class _TrioTarget:
-    """A trio run, reached through its token, as `LoopWatch` sees it."""
-
-    backend = "trio"
-
-    def __init__(self, token: TrioToken) -> None:
-        self.token = token
-
-    def runs_here(self) -> bool:
-        import trio  # noqa: PLC0415
-
-        return (
-            trio.lowlevel.in_trio_run()
-            and trio.lowlevel.current_trio_token() is self.token
-        )
-
-    def call_soon(self, callback: Callable[[], object]) -> None:
-        """Run *callback* in the run, from any thread; LookupError if it finished."""
-        import trio  # noqa: PLC0415
-
-        try:
-            self.token.run_sync_soon(callback)
-        except trio.RunFinishedError:
-            raise LookupError(
-                f"watch_loop(): the trio run of {self.token!r} has finished"
-            ) from None
-
-    def start_beats(
-        self, interval: float, beat: Callable[[], None]
-    ) -> Callable[[], None]:
-        """In the run: a system task calls *beat* every *interval* seconds."""
-        import trio  # noqa: PLC0415
-
-        scope = trio.CancelScope()
-
-        async def beats() -> None:
-            with scope:
-                while True:
-                    await trio.sleep(interval)
-                    beat()
-
-        trio.lowlevel.spawn_system_task(beats)
-        return scope.cancel
-
-    def status(self) -> str:
-        """``"running"`` or ``"gone"`` (the run has finished)."""
-        try:
-            self.call_soon(_noop)
-        except LookupError:
-            return "gone"
-        return "running"
+    return named(backend).idle_frame(frame)
 
 
 class LoopWatch:
@@ -240,7 +123,7 @@ class LoopWatch:
         self._overdue = 0  # times the watchdog found the heartbeat overdue
         self._watchdog: threading.Thread | None = None
         self._stop_beats: Callable[[], None] | None = None  # runs on the loop thread
-        self._target: _AsyncioTarget | _TrioTarget
+        self._target: LoopHandle
 
     def __repr__(self) -> str:
         where = f" of thread {self._thread_name!r}" if self._thread_name else ""
@@ -261,26 +144,18 @@ class LoopWatch:
         """
         if self._state != "new":
             raise RuntimeError(f"{self!r} was already started; make a new watch")
-        native: Any = self._loop
+        token: object | None = self._loop
         here = False
-        if native is None:
-            native = running_asyncio_loop()
-            if native is None:
-                if not trio_running():
-                    raise RuntimeError(
-                        "watch_loop() found no event loop running in this thread; "
-                        "enter it from async code (async with asyncbridge."
-                        "watch_loop(): ...) or pass the loop to watch as loop="
-                    )
-                import trio  # noqa: PLC0415
-
-                native = trio.lowlevel.current_trio_token()
+        if token is None:
+            token = current_token()
+            if token is None:
+                raise RuntimeError(
+                    "watch_loop() found no event loop running in this thread; "
+                    "enter it from async code (async with asyncbridge."
+                    "watch_loop(): ...) or pass the loop to watch as loop="
+                )
             here = True
-        target = (
-            _AsyncioTarget(native)
-            if isinstance(native, asyncio.AbstractEventLoop)
-            else _TrioTarget(native)
-        )
+        target = handle_for(token)
         self._target = target
         self._backend = target.backend
         self._state = "running"  # before _install can run, in any thread
@@ -290,10 +165,10 @@ class LoopWatch:
             return self
         try:
             target.call_soon(self._install)
-        except LookupError:  # closed or finished
+        except LoopConflictError as exc:  # closed or finished
             self._state = "stopped"
             _active.discard(self)
-            raise
+            raise LookupError(f"watch_loop(): {exc}") from None
         return self
 
     def _install(self) -> None:
@@ -304,7 +179,7 @@ class LoopWatch:
         self._ident = current.ident
         self._thread_name = current.name
         self._next_due = time.monotonic() + self._interval
-        self._stop_beats = self._target.start_beats(self._interval, self._beat)
+        self._stop_beats = self._target.call_every(self._interval, self._beat)
         watchdog = threading.Thread(
             target=self._watch,
             name=f"asyncbridge-watch-{self._thread_name}",
@@ -332,7 +207,7 @@ class LoopWatch:
             return
         try:
             self._target.call_soon(self._cancel_on_loop)
-        except LookupError:  # closed or finished: no beat runs any more
+        except LoopConflictError:  # closed or finished: no beat runs any more
             pass
 
     def _cancel_on_loop(self) -> None:
@@ -385,12 +260,16 @@ class LoopWatch:
                 return
             if self._next_due != due:
                 continue  # the loop turned in time
-            status = self._target.status()
+            target = self._target
             frame = sys._current_frames().get(self._ident)  # type: ignore[arg-type]
-            if status == "gone" or frame is None:
+            if target.is_closed() or frame is None:
                 return  # the loop (or its thread) has ended: nothing left to watch
             self._overdue += 1
-            if self._next_due == due and status == "running" and not is_idle(frame):
+            if (
+                self._next_due == due
+                and target.is_running()  # not paused between two runs
+                and not is_idle(frame, self._backend)
+            ):
                 self._report(time.monotonic() - due, frame)
             del frame
             while self._next_due == due:  # one look per block
@@ -451,10 +330,6 @@ class LoopWatch:
                 )
         if HOOKS:
             emit(report)
-
-
-def _noop() -> None:
-    pass
 
 
 def watch_loop(
