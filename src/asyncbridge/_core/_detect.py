@@ -10,7 +10,7 @@ import asyncio
 import functools
 import inspect
 import sys
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,13 +59,18 @@ def user_stacklevel() -> int:
     return level
 
 
+_modules: Final = sys.modules
+
+
 def trio_running() -> bool:
     """Tell whether a trio run is active in this thread."""
     # trio declares itself through sniffio's documented `thread_local.name` for the
     # length of a run (trio imports sniffio); reading it is ~10x cheaper than
     # `trio.lowlevel.in_trio_run()`, and never touches trio itself, which another
-    # thread may be importing right now. No sniffio imported: no trio running.
-    sniffio = sys.modules.get("sniffio")
+    # thread may be importing right now. No trio or sniffio imported: no trio run.
+    if "trio" not in _modules:
+        return False
+    sniffio = _modules.get("sniffio")
     if sniffio is None:
         return False
     local = getattr(sniffio, "thread_local", None)  # None: sniffio half-imported
@@ -106,7 +111,9 @@ def in_async_context() -> bool:
         >>> ab.in_async_context()
         False
     """
-    return running_asyncio_loop() is not None or trio_running()
+    # Decorators call this on every call: the common answer (no trio imported, so
+    # no trio run) costs one dict lookup.
+    return running_asyncio_loop() is not None or ("trio" in _modules and trio_running())
 
 
 def mark_awaitable_result(fn: Callable[..., Any]) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import sys
 import types
 from typing import TYPE_CHECKING, Any, Concatenate, Protocol, Self, TypeVar, overload
 
@@ -27,8 +26,12 @@ from typing_extensions import ParamSpec
 
 from asyncbridge._backends import discard
 from asyncbridge._core._config import ConflictPolicy, check_conflict_policy
-from asyncbridge._core._detect import is_async_callable, mark_awaitable_result
-from asyncbridge._core._detect import running_asyncio_loop as _running_loop
+from asyncbridge._core._detect import (
+    current_backend,
+    in_async_context,
+    is_async_callable,
+    mark_awaitable_result,
+)
 from asyncbridge._core._validate import (
     _coroutine_error,
     check_async_target,
@@ -198,7 +201,7 @@ def _run_off_loop(
     blocked waiting for it (and the chain of waits refuses that loop anyway).
     """
     name = f"mixed_execution_safe {describe(fn)}"
-    here = "asyncio" if _running_loop() is not None else "trio"
+    here = current_backend() or "asyncio"
     warn_blocking(
         f"calling the {name} from a coroutine",
         here,
@@ -552,17 +555,11 @@ def _mixed_of_async(fn: Any) -> _Parts:
 def _mixed_of_sync(
     fn: Any, executor: str | Executor | None, timeout: float | None
 ) -> _Parts:
-    running_loop = _running_loop
-    modules = sys.modules
+    in_loop = in_async_context
     plain = PLAIN_TYPES
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        # `running_asyncio_loop() is None and not trio_running()`, inlined: no trio
-        # run without trio imported; trio declares its runs in sniffio's thread-local
-        # (and imports sniffio).
-        if running_loop() is None and (
-            "trio" not in modules or modules["sniffio"].thread_local.name != "trio"
-        ):
+        if not in_loop():
             return fn(*args, **kwargs)
         return _run_off_loop(fn, args, kwargs, executor, timeout)
 
