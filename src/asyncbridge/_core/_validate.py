@@ -226,13 +226,15 @@ def check_callable(
     raise TypeError(f"{_prefix(func)}{param} must be {expected}, got {describe(value)}")
 
 
-def check_decorated(fn: object, func: str, *, generators: str | None = None) -> None:
+def check_decorated(
+    fn: object, func: str, *, generators: str | None = None, hint: str = ""
+) -> None:
     """Raise TypeError unless the decorator *func* can wrap *fn*.
 
     Refused: a coroutine object (closed first, so Python does not also warn that it
-    was never awaited), anything not callable, an async generator function, and,
-    when *generators* (the reason, for the message) is given, generator functions
-    of both kinds.
+    was never awaited), anything not callable (*hint* is added to that message), an
+    async generator function, and, when *generators* (the reason, for the message)
+    is given, generator functions of both kinds.
     """
     if inspect.iscoroutine(fn):
         raise _coroutine_error(
@@ -242,7 +244,9 @@ def check_decorated(fn: object, func: str, *, generators: str | None = None) -> 
             "Decorate the function itself (f), not the result of calling it (f()).",
         )
     if not callable(fn):
-        raise TypeError(f"{func}() can only decorate a callable, got {describe(fn)}")
+        raise TypeError(
+            f"{func}() can only decorate a callable, got {describe(fn)}{hint}"
+        )
     target = unwrap_partial(fn)
     if generators is not None and inspect.isgeneratorfunction(target):
         kind = "generator function"

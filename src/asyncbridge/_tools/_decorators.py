@@ -6,20 +6,24 @@ objects of the executor registry (the rules of `run_in_thread`).
 
 Layout, chosen for the path that runs millions of times (a sync function called
 where nothing needs bridging): a decorated function is a real function object with
-an ``aio`` attribute, the cheapest wrapper Python can call. A function defined in a
-class body (its ``__qualname__`` says ``Class.name``) gets a `_BridgeMethod`
-descriptor instead, because the bound method Python makes of a plain function
-forwards ``.aio`` to the unbound function: the descriptor's ``__get__`` returns a
-`_BoundBridge`, whose ``.aio`` is bound too.
+an ``aio`` attribute, the cheapest wrapper Python can call. How it binds (methods,
+classmethods, staticmethods, ``.aio`` bound with them) is `_binding`'s, shared with
+`async_retry`.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
-import types
-from typing import TYPE_CHECKING, Any, Concatenate, Protocol, Self, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Final,
+    Protocol,
+    Self,
+    TypeVar,
+    overload,
+)
 
 import anyio
 from typing_extensions import ParamSpec
@@ -33,7 +37,6 @@ from asyncbridge._core._detect import (
     mark_awaitable_result,
 )
 from asyncbridge._core._validate import (
-    _coroutine_error,
     check_async_target,
     check_timeout,
     describe,
@@ -44,6 +47,7 @@ from asyncbridge._engine._executors import default_adapter, resolve
 from asyncbridge._engine._offload import offload, offload_blocking
 from asyncbridge._engine._route import warn_blocking
 from asyncbridge._engine._sync import run_sync_internal
+from asyncbridge._tools._binding import Decorator, check_target, decorate
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
@@ -214,188 +218,38 @@ def _run_off_loop(
 # ------------------------------------------------------------------ layout
 
 
-class _BoundBridge(functools.partial[Any]):
-    """A decorated method bound to an instance (or a class): callable, with `.aio`.
-
-    A `functools.partial` underneath: creating and calling one happens in C, which
-    is most of what a method call through `_BridgeMethod` costs.
-    """
-
-    __slots__ = ()
-
-    @property
-    def __func__(self) -> Any:
-        return self.func
-
-    @property
-    def __self__(self) -> Any:
-        return self.args[0]
-
-    @property
-    def aio(self) -> Any:
-        """The bound coroutine form."""
-        func: Any = self.func
-        return types.MethodType(func.aio, self.args[0])
-
-    @property
-    def __doc__(self) -> str | None:  # type: ignore[override]
-        return self.func.__doc__
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        signature = inspect.signature(self.func)
-        return signature.replace(parameters=list(signature.parameters.values())[1:])
-
-    def __getattr__(self, name: str) -> Any:
-        # Like a bound method: __name__, __wrapped__ and the like are the function's.
-        return getattr(self.func, name)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, _BoundBridge)
-            and self.func is other.func
-            and self.args[0] is other.args[0]
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.func, id(self.args[0])))
-
-    def __repr__(self) -> str:
-        return f"<bound method {self.func.__qualname__} of {self.args[0]!r}>"
-
-
-class _BridgeMethod:
-    """A decorated function defined in a class body: binds like a function.
-
-    Through an instance it gives a `_BoundBridge` (``.aio`` bound too); through the
-    class, the plain wrapper function.
-    """
-
-    __slots__ = ("__dict__", "__weakref__", "_call")
-
-    def __init__(self, call: Any) -> None:
-        functools.update_wrapper(self, call, updated=())
-        self.__dict__.update(call.__dict__)  # __wrapped__ (the target), marker
-        # `aio` is a property: a decorator stacked on this one that copies __dict__
-        # (functools.wraps) must not end up with an unbound, bypassing `.aio`.
-        del self.__dict__["aio"]
-        self._call = call
-
-    @property
-    def aio(self) -> Any:
-        """The coroutine form, unbound (as the method is through the class)."""
-        return self._call.aio
-
-    def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
-        if obj is None:
-            return self._call
-        return _BoundBridge(self._call, obj)
-
-    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        return self._call(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<asyncbridge method {self.__qualname__}>"  # type: ignore[attr-defined]
-
-
-class _BridgeClassMethod(_BridgeMethod):
-    """A decorated ``classmethod``: binds to the class, through it or an instance."""
-
-    __slots__ = ()
-
-    def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
-        return _BoundBridge(self._call, owner if owner is not None else type(obj))
-
-
-def _defined_in_class(fn: object) -> bool:
-    """Tell whether *fn* will be bound as a method: defined in a class body."""
-    if isinstance(fn, _BridgeMethod):
-        return True
-    if not isinstance(fn, types.FunctionType):
-        return False
-    owner, dot, _ = fn.__qualname__.rpartition(".")
-    return bool(dot) and not owner.endswith("<locals>")
-
-
-def _layout(target: object, parts: _Parts, binding: str = "auto") -> Any:
-    """Give the wrapper of *parts* *target*'s metadata and its `.aio`; lay it out.
-
-    *binding*: ``"auto"`` (a function, or a `_BridgeMethod` if *target* was
-    defined in a class body), ``"static"`` (a function in a ``staticmethod``) or
-    ``"class"`` (a `_BridgeMethod` bound to the class).
-    """
+def _assemble(target: object, parts: _Parts) -> Any:
+    """Give the wrapper of *parts* *target*'s metadata and its ``.aio`` form."""
     call, aio, is_async = parts
     wraps(target)(call)
     wraps(target)(aio)
     call.aio = aio
     if is_async:
         mark_awaitable_result(call)
-    if binding == "static":
-        return staticmethod(call)
-    if binding == "class":
-        return _BridgeClassMethod(call)
-    if _defined_in_class(target):
-        return _BridgeMethod(call)
     return call
 
 
-def _check_target(fn: object, api: str) -> None:
-    if isinstance(fn, staticmethod | classmethod):
-        fn = fn.__func__
-    if inspect.iscoroutine(fn):
-        raise _coroutine_error(
-            fn,
-            api,
-            "fn",
-            "Decorate the function itself (f), not the result of calling it (f()).",
-        )
-    if not callable(fn):
-        raise TypeError(
-            f"{api}() can only decorate a callable, got {describe(fn)}; its options "
-            f"are keyword-only: @{api}(timeout=...)"
-        )
-    target: Any = fn
-    while isinstance(target, functools.partial):
-        target = target.func
-    if inspect.isasyncgenfunction(target):
-        raise TypeError(
-            f"{api}() cannot decorate the async generator function {describe(fn)}: "
-            "calling it gives an async iterator, not an awaitable; iterate it with "
-            "`async for`, or bridge the iteration instead"
-        )
-    if api == "mixed_execution_safe" and inspect.isgeneratorfunction(target):
-        raise TypeError(
-            f"mixed_execution_safe() cannot protect the generator function "
-            f"{describe(fn)}: its body runs where it is iterated, not where it is "
-            "called; decorate the function that iterates it"
-        )
+_GENERATORS: Final = {  # decorators that refuse generator functions, and why
+    "mixed_execution_safe": "its body runs where it is iterated, not where it is "
+    "called; decorate the function that iterates it",
+}
 
 
-def _decorate(fn: object, make: Callable[[Any], _Parts]) -> Any:
-    """Apply a decorator to a checked function, method, classmethod or staticmethod."""
-    if isinstance(fn, staticmethod | classmethod):
-        inner = fn.__func__
-        binding = "static" if isinstance(fn, staticmethod) else "class"
-        return _layout(inner, make(inner), binding)
-    return _layout(fn, make(fn))
+def _check(fn: object, api: str) -> None:
+    """Check what *api* decorates, first (a coroutine object is closed at once)."""
+    hint = f"; its options are keyword-only: @{api}(timeout=...)"
+    check_target(fn, api, generators=_GENERATORS.get(api), hint=hint)
 
 
-class _Decorator:
-    """A configured decorator, as ``async_safe(timeout=...)`` returns it."""
+def _finish(fn: object, api: str, make: Callable[[Any], _Parts], label: str) -> Any:
+    """Decorate *fn* (bare use), or return the configured decorator (`_binding`)."""
 
-    __slots__ = ("_api", "_make", "_settings")
+    def wrap(target: Any) -> Any:
+        return _assemble(target, make(target))
 
-    def __init__(self, api: str, make: Callable[[Any], _Parts], settings: str) -> None:
-        self._api = api
-        self._make = make
-        self._settings = settings
-
-    def __call__(self, fn: object, /) -> Any:
-        _check_target(fn, self._api)
-        return _decorate(fn, self._make)
-
-    def __repr__(self) -> str:
-        return f"<asyncbridge.{self._api}({self._settings}) decorator>"
+    if fn is None:
+        return Decorator(api, wrap, label, _GENERATORS.get(api))
+    return decorate(fn, wrap)
 
 
 # ------------------------------------------------------------------ async_safe
@@ -518,7 +372,7 @@ def async_safe(
         'B'
     """
     if fn is not None:
-        _check_target(fn, "async_safe")  # first: it closes a coroutine object
+        _check(fn, "async_safe")
     checked = check_timeout(timeout)
     if on_loop_conflict is not None:
         check_conflict_policy(on_loop_conflict)
@@ -528,13 +382,8 @@ def async_safe(
             return _async_safe_of_async(target, checked, on_loop_conflict)
         return _async_safe_of_sync(target, checked, on_loop_conflict)
 
-    if fn is None:
-        return _Decorator(
-            "async_safe",
-            make,
-            f"timeout={checked!r}, on_loop_conflict={on_loop_conflict!r}",
-        )
-    return _decorate(fn, make)
+    label = f"timeout={checked!r}, on_loop_conflict={on_loop_conflict!r}"
+    return _finish(fn, "async_safe", make, label)
 
 
 # --------------------------------------------------------- mixed_execution_safe
@@ -671,7 +520,7 @@ def mixed_execution_safe(
         'B'
     """
     if fn is not None:
-        _check_target(fn, "mixed_execution_safe")  # first: it closes a coroutine
+        _check(fn, "mixed_execution_safe")
     checked_executor = _check_executor(executor)
     checked_timeout = check_timeout(timeout)
 
@@ -680,10 +529,5 @@ def mixed_execution_safe(
             return _mixed_of_async(target)
         return _mixed_of_sync(target, checked_executor, checked_timeout)
 
-    if fn is None:
-        return _Decorator(
-            "mixed_execution_safe",
-            make,
-            f"executor={checked_executor!r}, timeout={checked_timeout!r}",
-        )
-    return _decorate(fn, make)
+    label = f"executor={checked_executor!r}, timeout={checked_timeout!r}"
+    return _finish(fn, "mixed_execution_safe", make, label)

@@ -8,7 +8,6 @@ A tool package. One job per module, each importing only the ones above it:
     _core       RetryRun: the decisions, sans I/O (retry in N s / give up / return)
     _testing    retry_testing: the testing switch, a context variable
     _drivers    carry decisions out, sync and async: log, hooks, sleep, raise
-    _binding    classmethods, staticmethods, the configured decorator object
     _decorator  async_retry and the wrappers it makes
     _block      retrying: the block form's sync and async iterators
 
@@ -19,11 +18,11 @@ from sync code, and to warn when a sync wait blocks a running loop.
 
 from __future__ import annotations
 
-from ._binding import RetryDecorator as RetryDecorator
 from ._block import Attempt as Attempt
 from ._block import Retrying as Retrying
 from ._block import retrying as retrying
 from ._budget import RetryBudget as RetryBudget
+from ._decorator import RetryDecorator as RetryDecorator
 from ._decorator import async_retry as async_retry
 from ._policy import RetryState as RetryState
 from ._testing import RetryTesting as RetryTesting

@@ -14,15 +14,24 @@ import asyncio
 import dataclasses
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    cast,
+    overload,
+)
 
 import anyio
 
 from asyncbridge._core._detect import is_async_callable
-from asyncbridge._core._validate import check_decorated, qualified_name
+from asyncbridge._core._validate import qualified_name
 from asyncbridge._core._wrapping import PLAIN_TYPES, is_awaitable, wraps
+from asyncbridge._tools._binding import Decorator, check_target, decorate
 
-from ._binding import Decorator, RetryDecorator, bind
 from ._drivers import await_first, current_env, first_decision, retry_async, retry_sync
 from ._policy import OPTIONS, RetryPolicy
 
@@ -123,13 +132,31 @@ def _wrap_sync(
     return sync_retry_wrapper
 
 
+class RetryDecorator(Protocol):
+    """What ``async_retry(...)`` returns: apply it to a function or method.
+
+    The decorated callable keeps its type. A sync callable that returns an
+    awaitable gets a wrapper returning one that retries when awaited: a coroutine,
+    or a `Task` where the callable returned an asyncio `Task` or `Future` (already
+    running, as the one it replaces).
+    """
+
+    @overload
+    def __call__(self, fn: classmethod[C, P, T], /) -> classmethod[C, P, T]: ...
+    @overload
+    def __call__(self, fn: staticmethod[P, T], /) -> staticmethod[P, T]: ...
+    @overload
+    def __call__(self, fn: Callable[P, T], /) -> Callable[P, T]: ...
+
+
+_GENERATORS: Final = (
+    "calling it only creates a generator, so there is nothing to retry. Retry the "
+    "code that consumes it (a retrying() block fits)."
+)
+
+
 def _wrap(fn: object, policy: RetryPolicy) -> Any:
-    check_decorated(
-        fn,
-        _API,
-        generators="calling it only creates a generator, so there is nothing to "
-        "retry. Retry the code that consumes it (a retrying() block fits).",
-    )
+    check_target(fn, _API, generators=_GENERATORS)
     function = cast("Callable[..., Any]", fn)  # checked just above
     name = qualified_name(function)
     if is_async_callable(function):
@@ -266,9 +293,8 @@ def async_retry(max_attempts: object = _UNSET, /, **options: Any) -> Any:
     policy = RetryPolicy.build(_API, options, OPTIONS)
     wrap = functools.partial(_wrap, policy=policy)
     if fn is not None:
-        return bind(fn, wrap)
-    label = f"asyncbridge.async_retry decorator ({policy.max_attempts} attempts)"
-    return Decorator(wrap, label)
+        return decorate(fn, wrap)
+    return Decorator(_API, wrap, f"max_attempts={policy.max_attempts}", _GENERATORS)
 
 
 def _signature() -> inspect.Signature:
