@@ -9,6 +9,10 @@ import pytest
 import asyncbridge as ab
 from asyncbridge._core._config import Settings, settings
 
+# `--doctest-modules` imports every module it collects: tests/typing/ is
+# type-checked (mypy), never executed.
+collect_ignore = ["typing"]
+
 # Backend-neutral async tests take the `anyio_backend` fixture (or are marked
 # `pytest.mark.anyio`) and run once per entry here, with readable ids.
 BACKENDS = [
