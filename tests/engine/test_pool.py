@@ -9,7 +9,7 @@ import pytest
 import asyncbridge as ab
 from asyncbridge._engine._pool import BridgePool
 
-# Seconds after which a thread that should have left fails the test instead of
+# Seconds after which a wait that should have ended fails the test instead of
 # hanging it (600 times the idle timeout used: a liveness bound, not a speed check).
 HANG_GUARD = 30.0
 
@@ -25,8 +25,9 @@ def test_pool_is_a_full_executor() -> None:
 def test_idle_workers_leave_and_new_work_starts_a_thread_again() -> None:
     """Idle threads leave after idle_timeout (workers drops to 0); new work starts one."""
     pool = BridgePool(4, "idle", idle_timeout=0.05)
-    all_running = threading.Barrier(5)  # the pool's four threads and this one
+    all_running = threading.Barrier(5, timeout=HANG_GUARD)  # four threads and this one
     release = threading.Event()
+    started, again = threading.Event(), threading.Event()
 
     def hold() -> threading.Thread:
         all_running.wait()
@@ -48,22 +49,20 @@ def test_idle_workers_leave_and_new_work_starts_a_thread_again() -> None:
         assert not [thread for thread in threads if thread.is_alive()]
         assert pool.stats() == (0, 0, 0, 12)
 
-        started = threading.Event()
-        again = threading.Event()
-
         def hold_again() -> threading.Thread:
             started.set()
             again.wait()
             return threading.current_thread()
 
         future = pool.submit(hold_again)
-        started.wait()
+        assert started.wait(HANG_GUARD)
         workers, busy, *_ = pool.stats()
         assert (workers, busy) == (1, 1)
         again.set()
         assert future.result().name == "asyncbridge-idle-5"  # a new thread
     finally:
         release.set()
+        again.set()
         pool.shutdown()
     assert pool.stats()[0] == 0
 
