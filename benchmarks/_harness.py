@@ -8,16 +8,21 @@ runs), so absolute numbers mean little. Every script therefore:
   each round starting with a different competitor, so a noisy second hits them all;
 * calibrates each competitor once (so a round lasts about ``round_seconds``),
   warms it up, then reports the median over the rounds of its per-call time;
-* prints ratios against the baseline, which is what a reader should look at.
+* prints ratios against the baseline, which is what a reader should look at;
+* prints each target as met or MISSED and exits 0 either way: a benchmark measures,
+  it never gates (a non-zero exit means the script itself failed).
 
 A competitor is a function ``run(n)`` doing *n* calls (or a coroutine function, for
 `compare_async`). The harness times whole rounds, never single calls, so the cost of
-`time.perf_counter()` does not pollute sub-microsecond results.
+`time.perf_counter()` does not pollute sub-microsecond results. A round that measures
+itself (CPU time of a paced workload) goes through `interleave`; a load test on a
+server (each request's latency) through `drive` and `latency_summary`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import gc
 import importlib.metadata
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 # ------------------------------------------------------------------ constants
 
@@ -279,6 +284,80 @@ async def compare_async(
             await c.run(n)
             _end_round(c, result, time.perf_counter() - start)
     return results
+
+
+def interleave(
+    rounds_of: Mapping[str, Callable[[], tuple[float, int]]],
+    rounds: int,
+    *,
+    loop: str = "",
+) -> list[Result]:
+    """Run rounds that measure themselves, interleaved; return one result each.
+
+    For workloads `compare` cannot drive (a loop paced at a fixed rate for a fixed
+    time, whose cost is CPU time): each call of ``rounds_of[name]()`` is one round
+    and returns (the seconds it measured, the calls it made). Rounds rotate as in
+    `compare`.
+    """
+    names = list(rounds_of)
+    results = [Result(name, loop, 0) for name in names]
+    for order in _rotations(len(names), rounds):
+        for i in order:
+            gc.collect()
+            seconds, calls = rounds_of[names[i]]()
+            results[i].calls_per_round = calls
+            results[i].seconds_per_call.append(seconds / calls)
+    return results
+
+
+# ----------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class Load:
+    """One load round: each request's latency, and the round's wall time."""
+
+    latencies: list[float]
+    wall: float
+
+    @property
+    def throughput(self) -> float:
+        """Requests per second over the round."""
+        return len(self.latencies) / self.wall
+
+
+async def drive(
+    send: Callable[[int], Awaitable[object]], *, clients: int, requests: int
+) -> Load:
+    """Send *requests* requests from *clients* concurrent clients; time each one.
+
+    ``send(i)`` sends request number *i* and returns once it is answered (it raises
+    on a bad answer). Each client has one request in flight at a time and takes the
+    next number until all *requests* are sent.
+    """
+    numbers = iter(range(requests))
+    latencies: list[float] = []
+
+    async def client() -> None:
+        for i in numbers:
+            start = time.perf_counter()
+            await send(i)
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return Load(latencies, time.perf_counter() - start)
+
+
+def latency_summary(latencies: Sequence[float]) -> dict[str, float]:
+    """Return the mean, p50, p95 and p99 of *latencies* (seconds)."""
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "mean": statistics.fmean(latencies),
+        "p50": q[49],
+        "p95": q[94],
+        "p99": q[98],
+    }
 
 
 # ------------------------------------------------------------------- printing

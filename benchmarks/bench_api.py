@@ -4,8 +4,8 @@ Starts the Perfect21 REST adapter under uvicorn on 127.0.0.1 (its own process),
 whose SDK call blocks for ``--sdk-latency`` seconds, then drives ``POST
 /task/blocking`` (the SDK called on the loop: the seed's "before") and ``POST
 /task`` (the SDK call in a worker thread through ``ab.asyncify``) with
-``--clients`` concurrent httpx clients, each sending ``--requests`` requests one
-after another. Rounds alternate between the two endpoints. Prints p50/p95/p99
+``--clients`` concurrent httpx clients sending ``--clients`` x ``--requests``
+requests, one at a time each (``_harness.drive``). Rounds alternate between the two endpoints. Prints p50/p95/p99
 latency and throughput for both, and the ratios. The seed claimed 40-60 % lower
 response time and 3-5x the concurrent capacity.
 
@@ -60,30 +60,17 @@ def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sdk-latency", type=float, default=SDK_LATENCY)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-async def drive(
-    base: str, path: str, clients: int, requests: int
-) -> tuple[list[float], float]:
-    """Every client sends its requests one after another; return latencies and wall time."""
+async def drive(base: str, path: str, clients: int, requests: int) -> h.Load:
+    """Each client sends one request at a time, *requests* on average: one round."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    latencies: list[float] = []
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300) as client:
 
-        async def one_client(n: int) -> None:
-            for i in range(requests):
-                start = time.perf_counter()
-                response = await client.post(path, json={"description": f"c{n} r{i}"})
-                latencies.append(time.perf_counter() - start)
-                response.raise_for_status()
+        async def send(i: int) -> None:
+            response = await client.post(path, json={"description": f"request {i}"})
+            response.raise_for_status()
 
-        await client.post(path, json={"description": "warm-up"})
-        start = time.perf_counter()
-        await asyncio.gather(*(one_client(n) for n in range(clients)))
-        return latencies, time.perf_counter() - start
+        await send(-1)  # warm-up
+        return await h.drive(send, clients=clients, requests=clients * requests)
 
 
 def main() -> int:
@@ -121,11 +108,9 @@ def main() -> int:
         for round_ in range(rounds):
             names = list(ENDPOINTS) if round_ % 2 == 0 else list(reversed(ENDPOINTS))
             for name in names:
-                latencies, wall = asyncio.run(
-                    drive(base, ENDPOINTS[name], clients, requests)
-                )
-                samples[name].extend(latencies)
-                walls[name].append(wall)
+                load = asyncio.run(drive(base, ENDPOINTS[name], clients, requests))
+                samples[name].extend(load.latencies)
+                walls[name].append(load.wall)
                 h.flush()
     finally:
         server.terminate()
@@ -136,12 +121,13 @@ def main() -> int:
     )
     for name, values in samples.items():
         throughput = clients * requests / statistics.median(walls[name])
+        summary = h.latency_summary(values)
         stats[name] = (
-            percentile(values, 0.5),
-            percentile(values, 0.95),
-            percentile(values, 0.99),
+            summary["p50"],
+            summary["p95"],
+            summary["p99"],
             throughput,
-            statistics.fmean(values),
+            summary["mean"],
         )
         p50, p95, p99, rps, mean = stats[name]
         print(

@@ -27,7 +27,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,27 +127,19 @@ async def sync_to_async_calls(
 # ------------------------------------------------------------------ Django
 
 
-async def load(base: str, requests: int) -> tuple[list[float], float]:
-    """Send *requests* requests from LOAD_CLIENTS clients; latencies and wall time."""
+async def load(base: str, requests: int) -> h.Load:
+    """Send *requests* requests from LOAD_CLIENTS clients: one load round."""
     import httpx  # noqa: PLC0415
 
-    latencies: list[float] = []
-    remaining = iter(range(requests))
     limits = httpx.Limits(max_connections=LOAD_CLIENTS)
-
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
 
-        async def one_client() -> None:
-            for i in remaining:
-                start = time.perf_counter()
-                response = await client.get(LOAD_PATHS[i % len(LOAD_PATHS)])
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{response.status_code}: {response.text}")
+        async def send(i: int) -> None:
+            response = await client.get(LOAD_PATHS[i % len(LOAD_PATHS)])
+            if response.status_code != 200:
+                raise RuntimeError(f"{response.status_code}: {response.text}")
 
-        start = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(LOAD_CLIENTS)))
-        return latencies, time.perf_counter() - start
+        return await h.drive(send, clients=LOAD_CLIENTS, requests=requests)
 
 
 def django(settings: h.Settings) -> dict[str, dict[str, float]]:
@@ -169,19 +160,19 @@ def django(settings: h.Settings) -> dict[str, dict[str, float]]:
             for r in range(rounds):
                 order = list(servers) if r % 2 == 0 else list(reversed(servers))
                 for flavour in order:
-                    lat, wall = asyncio.run(load(servers[flavour][1], requests))
-                    results[flavour]["lat"].extend(lat)
-                    results[flavour]["rps"].append(requests / wall)
+                    round_ = asyncio.run(load(servers[flavour][1], requests))
+                    results[flavour]["lat"].extend(round_.latencies)
+                    results[flavour]["rps"].append(round_.throughput)
         finally:
             for proc, _ in servers.values():
                 launch.stop(proc)
     summary = {}
     for flavour, data in results.items():
-        q = statistics.quantiles(data["lat"], n=100)
+        latency = h.latency_summary(data["lat"])
         summary[flavour] = {
-            "p50_ms": q[49] * 1e3,
-            "p95_ms": q[94] * 1e3,
-            "p99_ms": q[98] * 1e3,
+            "p50_ms": latency["p50"] * 1e3,
+            "p95_ms": latency["p95"] * 1e3,
+            "p99_ms": latency["p99"] * 1e3,
             "rps": statistics.median(data["rps"]),
         }
     print(

@@ -17,7 +17,6 @@ Run from the repository root:
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import _harness as h
@@ -136,8 +135,7 @@ def main() -> None:
     )
 
     def added(results: list[h.Result], name: str, base: str) -> float:
-        index = h.by_name(results)
-        return (index[name].median - index[base].median) * 1e6
+        return h.difference(results, name, base) * 1e6  # µs
 
     print("## targets (difference of medians within this run)")
     targets = [
@@ -179,8 +177,6 @@ def main() -> None:
             "informational": info,
         },
     )
-    if not settings.quick and not all(t.met for t in targets):
-        sys.exit(1)
 
 
 if __name__ == "__main__":

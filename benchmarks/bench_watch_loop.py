@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +52,7 @@ BURST_TASKS = 2_000  # tasks per call of the saturated benchmark
 
 WITHOUT = "no watch"
 WITH = f"watch_loop({THRESHOLD})"
+BEAT = "heartbeat"
 
 
 def work() -> int:
@@ -171,41 +171,48 @@ def paced(
     """
     run = runner(backend)
     run(min(seconds, 0.2), Accounting())  # warm-up: imports, first thread
-    results = {name: h.Result(name, backend, 0) for name in (WITHOUT, WITH)}
     accounting = Accounting()
     cpu_without = 0.0
-    for r in range(rounds):
-        order = (False, True) if r % 2 == 0 else (True, False)
-        for watch in order:
-            cpu, tasks = run(seconds, accounting if watch else None)
-            if not watch:
-                cpu_without += cpu
-            result = results[WITH if watch else WITHOUT]
-            result.calls_per_round = tasks
-            result.seconds_per_call.append(cpu / tasks)
-    return [results[WITHOUT], results[WITH]], accounting, cpu_without
+
+    def without() -> tuple[float, int]:
+        nonlocal cpu_without
+        cpu, tasks = run(seconds, None)
+        cpu_without += cpu
+        return cpu, tasks
+
+    results = h.interleave(
+        {WITHOUT: without, WITH: lambda: run(seconds, accounting)},
+        rounds,
+        loop=backend,
+    )
+    return results, accounting, cpu_without
 
 
-def beat_cost(backend: str) -> float:
+def beat_cost(backend: str, settings: h.Settings) -> float:
     """Seconds one heartbeat costs the loop: the callback and its rescheduling."""
-    n = 20_000
 
     async def on_asyncio() -> float:
         loop = asyncio.get_running_loop()
         async with ab.watch_loop(THRESHOLD, log=False) as watch:
-            start = time.perf_counter()
-            for _ in range(n):
-                watch._beat()
-                loop.call_later(THRESHOLD, work).cancel()
-            return (time.perf_counter() - start) / n
+
+            async def beats(n: int) -> None:
+                for _ in range(n):
+                    watch._beat()
+                    loop.call_later(THRESHOLD, work).cancel()
+
+            [result] = await h.compare_async([h.Competitor(BEAT, beats)], settings)
+        return result.median
 
     async def on_trio() -> float:
         async with ab.watch_loop(THRESHOLD, log=False) as watch:
-            start = time.perf_counter()
-            for _ in range(n):
-                watch._beat()
-                await trio.sleep(0)  # a system task's wake-up, roughly
-            return (time.perf_counter() - start) / n
+
+            async def beats(n: int) -> None:
+                for _ in range(n):
+                    watch._beat()
+                    await trio.sleep(0)  # a system task's wake-up, roughly
+
+            [result] = await h.compare_async([h.Competitor(BEAT, beats)], settings)
+        return result.median
 
     if backend == "trio":
         return trio.run(on_trio)
@@ -264,7 +271,7 @@ def main() -> None:
             results,
             WITHOUT,
         )
-        per_beat = beat_cost(backend)
+        per_beat = beat_cost(backend, settings)
         spent = accounting.watchdog_cpu + accounting.beats * per_beat
         direct = spent / cpu_without
         print(
@@ -303,8 +310,6 @@ def main() -> None:
     payload["saturated"] = h.results_json(burst)
     payload["targets"] = [t.to_json() for t in targets]
     h.dump_json(args.json, payload)
-    if not settings.quick and not all(t.met for t in targets):
-        sys.exit(1)
 
 
 if __name__ == "__main__":

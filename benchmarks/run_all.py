@@ -2,7 +2,8 @@
 
 Options after the script name are passed to every benchmark (``--quick`` for a smoke
 run). A fresh interpreter per script keeps one benchmark's portals, pools and
-memory out of the next one's figures. Exits non-zero if any script failed.
+memory out of the next one's figures. Exits non-zero if any script failed to run
+(a missed target is printed, never an exit status).
 
     .venv/bin/python benchmarks/run_all.py            # everything (make bench)
     .venv/bin/python benchmarks/run_all.py --quick    # smoke run, well under a minute

@@ -1,4 +1,4 @@
-"""Shared fixtures: the async backends every backend-neutral test runs on."""
+"""Shared fixtures: the async backends every backend-neutral test runs on, events."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import pytest
 
 import asyncbridge as ab
 from asyncbridge._core._config import Settings, settings
+from asyncbridge.instrumentation import Event
+
+# `--doctest-modules` imports every module it collects: tests/typing/ is
+# type-checked (mypy), never executed.
+collect_ignore = ["typing"]
 
 # Backend-neutral async tests take the `anyio_backend` fixture (or are marked
 # `pytest.mark.anyio`) and run once per entry here, with readable ids.
@@ -36,3 +41,13 @@ def _restore_settings() -> Iterator[None]:
     snapshot = {name: getattr(settings, name) for name in Settings.__annotations__}
     yield
     ab.configure(**snapshot)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def events() -> Iterator[list[Event]]:
+    """The events of the test, recorded by a hook registered for its length."""
+    recorded: list[Event] = []
+    hook = ab.instrumentation.add_hook(recorded.append)
+    yield recorded
+    ab.instrumentation.remove_hook(hook)
+    assert ab.instrumentation.get_hooks() == ()

@@ -1,18 +1,18 @@
-"""Instrumentation: hooks receive an event for every path; no hook costs nothing."""
+"""Instrumentation across the layers: every bridge path emits its events.
+
+The registry itself is tested in tests/core/test_hooks.py, the built-in hooks in
+tests/tools/test_loghook.py and tests/tools/test_prometheus.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
-import sys
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
 import pytest
-from prometheus_client import CollectorRegistry
 
 import asyncbridge as ab
 from asyncbridge._core import _hooks
@@ -20,26 +20,12 @@ from asyncbridge._engine import _offload, _sync
 from asyncbridge.instrumentation import (
     BridgeHop,
     Event,
-    LoggingHook,
-    LoopBlocked,
-    PoolCeilingReached,
     PoolSlotLent,
-    PrometheusHook,
     RetryGivenUp,
     RetryScheduled,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def events() -> Iterator[list[Event]]:
-    """The events of the test, recorded by a hook registered for its length."""
-    recorded: list[Event] = []
-    hook = ab.instrumentation.add_hook(recorded.append)
-    yield recorded
-    ab.instrumentation.remove_hook(hook)
-    assert ab.instrumentation.get_hooks() == ()
 
 
 def hops(events: list[Event]) -> list[BridgeHop]:
@@ -290,230 +276,6 @@ def test_a_hook_that_bridges_is_not_fed_its_own_calls(events: list[Event]) -> No
         ab.instrumentation.remove_hook(bridging_hook)
     assert seen_by_hook == events
     assert [e.path for e in hops(events)] == ["run_in_thread:thread_pool"]
-
-
-def test_registry_rules() -> None:
-    """add_hook is idempotent and returns the hook; remove/add check their argument."""
-    hook = ab.instrumentation.add_hook(print)
-    try:
-        assert ab.instrumentation.add_hook(print) is print
-        assert ab.instrumentation.get_hooks() == (hook,)
-    finally:
-        ab.instrumentation.remove_hook(print)
-    with pytest.raises(ValueError, match="is not registered"):
-        ab.instrumentation.remove_hook(print)
-    with pytest.raises(TypeError, match="expected a callable"):
-        ab.instrumentation.add_hook(3)  # type: ignore[arg-type]
-
-
-# ----------------------------------------------- events wired by other modules
-
-EMITTED: list[tuple[Callable[..., None], tuple[Any, ...], Event]] = [
-    (
-        _hooks.emit_retry_scheduled,
-        ("mod.fetch", 2, 0.5, 1.25, ConnectionError("x")),
-        RetryScheduled("mod.fetch", 2, 0.5, 1.25, ConnectionError("x")),
-    ),
-    (
-        _hooks.emit_retry_given_up,
-        ("mod.fetch", 3, 2.0, None),
-        RetryGivenUp("mod.fetch", 3, 2.0, None),
-    ),
-    (_hooks.emit_pool_slot_lent, ("default", 2, 8), PoolSlotLent("default", 2, 8)),
-    (
-        _hooks.emit_pool_ceiling_reached,
-        ("default", 8),
-        PoolCeilingReached("default", 8),
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("emit", "args", "expected"),
-    EMITTED,
-    ids=["retry_scheduled", "retry_given_up", "slot_lent", "ceiling"],
-)
-def test_emit_functions(
-    emit: Callable[..., None],
-    args: tuple[Any, ...],
-    expected: Event,
-    events: list[Event],
-) -> None:
-    """Each emit_... function delivers its event, fields in order."""
-    emit(*args)
-    [event] = events
-    assert type(event) is type(expected)
-    assert (
-        repr(event)[: repr(event).find("error=")]
-        == (repr(expected)[: repr(expected).find("error=")])
-    )
-    assert str(event)
-
-
-def test_emit_functions_without_hooks_do_nothing() -> None:
-    """With no hook, emit_... returns at once (callers still guard with HOOKS)."""
-    for emit, args, _ in EMITTED:
-        assert emit(*args) is None
-
-
-def test_event_texts() -> None:
-    """Every event reads as one informative line (the logging hook's message)."""
-    assert str(RetryScheduled("m.f", 1, 0.25, 0.5, OSError())) == (
-        "retry of m.f scheduled: attempt 1 failed (OSError), next in 0.250 s "
-        "(0.500 s elapsed)"
-    )
-    assert "(result)" in str(RetryScheduled("m.f", 1, 0.25, 0.5, None))
-    assert str(RetryGivenUp("m.f", 3, 1.5, None)) == (
-        "retry of m.f gave up after 3 attempt(s) in 1.500 s (result)"
-    )
-    assert "(KeyError)" in str(RetryGivenUp("m.f", 3, 1.5, KeyError()))
-    assert str(PoolSlotLent("io", 1, 4)) == "pool 'io' lent a slot (1 of 4 lent)"
-    assert str(PoolCeilingReached("io", 4)) == (
-        "pool 'io' reached its ceiling of 4 lent slots"
-    )
-
-
-# -------------------------------------------------------------- built-in hooks
-
-
-def blocked(duration: float = 0.2) -> LoopBlocked:
-    return LoopBlocked(
-        "asyncio", "MainThread", duration, 0.1, "app.py", 3, "handler", "stack", "fix"
-    )
-
-
-def test_logging_hook_levels(caplog: pytest.LogCaptureFixture) -> None:
-    """Each event is logged at its type's level with the event on the record."""
-    hook = LoggingHook()
-    caplog.set_level(logging.DEBUG, logger="asyncbridge.instrumentation")
-    for event in (
-        PoolSlotLent("p", 1, 2),
-        RetryScheduled("m.f", 1, 0.1, 0.1, None),
-        blocked(),
-    ):
-        hook(event)
-    levels = [(r.levelno, r.asyncbridge_event) for r in caplog.records]  # type: ignore[attr-defined]
-    assert [level for level, _ in levels] == [
-        logging.DEBUG,
-        logging.INFO,
-        logging.WARNING,
-    ]
-    assert caplog.records[2].getMessage() == str(blocked())
-    assert repr(hook) == "LoggingHook(logger='asyncbridge.instrumentation')"
-
-
-def test_logging_hook_options(caplog: pytest.LogCaptureFixture) -> None:
-    """A logger object and per-type levels are honoured; disabled levels log nothing."""
-    logger = logging.getLogger("my.app")
-    hook = LoggingHook(logger, levels={PoolSlotLent: logging.ERROR})
-    caplog.set_level(logging.WARNING, logger="my.app")
-    hook(PoolSlotLent("p", 1, 2))
-    hook(BridgeHop("run_sync", "portal", "f", "a", "b", 0.0, 0.0, None))  # DEBUG
-    [record] = caplog.records
-    assert (record.name, record.levelno) == ("my.app", logging.ERROR)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"logger": 3}, "logger must be a logging.Logger"),
-        ({"levels": {int: 10}}, "levels keys must be event types"),
-        ({"levels": {BridgeHop: "DEBUG"}}, "the level for BridgeHop must be an int"),
-    ],
-)
-def test_logging_hook_bad_arguments(kwargs: dict[str, Any], match: str) -> None:
-    """Bad LoggingHook arguments raise TypeError naming them."""
-    with pytest.raises(TypeError, match=match):
-        LoggingHook(**kwargs)
-
-
-def test_prometheus_hook_counts_events() -> None:
-    """Each event type lands in its metric; hooks on one registry share them."""
-    registry = CollectorRegistry()
-    hook = PrometheusHook(registry)
-    assert PrometheusHook(registry)._m is hook._m
-    hook(BridgeHop("run_sync", "portal", "f", "a", "b", 0.001, 0.002, None))
-    hook(BridgeHop("run_in_thread", "thread_pool", "f", "a", "b", 0, 0.5, ValueError()))
-    hook(
-        BridgeHop("run_sync", "portal", "f", "a", "b", 0, 0.5, asyncio.CancelledError())
-    )
-    hook(RetryScheduled("m.f", 1, 0.1, 0.1, OSError()))
-    hook(RetryGivenUp("m.f", 3, 0.1, None))
-    hook(PoolSlotLent("default", 1, 4))
-    hook(PoolCeilingReached("default", 4))
-    hook(blocked(0.25))
-
-    def value(name: str, **labels: str) -> float | None:
-        return registry.get_sample_value(name, labels)
-
-    assert (
-        value(
-            "asyncbridge_bridge_hops_total",
-            api="run_sync",
-            route="portal",
-            error_type="",
-        )
-        == 1
-    )
-    assert (
-        value(
-            "asyncbridge_bridge_hops_total",
-            api="run_in_thread",
-            route="thread_pool",
-            error_type="ValueError",
-        )
-        == 1
-    )
-    assert (
-        value(
-            "asyncbridge_bridge_hops_total",
-            api="run_sync",
-            route="portal",
-            error_type="cancelled",
-        )
-        == 1
-    )
-    assert (
-        value("asyncbridge_bridge_hop_seconds_count", api="run_sync", route="portal")
-        == 2
-    )
-    assert value("asyncbridge_retries_total", target="m.f", error_type="OSError") == 1
-    assert value("asyncbridge_retry_giveups_total", target="m.f", error_type="") == 1
-    assert value("asyncbridge_pool_slots_lent_total", pool="default") == 1
-    assert value("asyncbridge_pool_ceiling_reached_total", pool="default") == 1
-    assert value("asyncbridge_loop_blocked_total", backend="asyncio") == 1
-    assert value("asyncbridge_loop_blocked_seconds_sum", backend="asyncio") == 0.25
-
-
-def test_prometheus_hook_namespace_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    """namespace prefixes the metrics; bad or missing prerequisites say what to do."""
-    registry = CollectorRegistry()
-    PrometheusHook(registry, namespace="svc")(PoolSlotLent("p", 1, 2))
-    assert registry.get_sample_value("svc_pool_slots_lent_total", {"pool": "p"}) == 1
-    with pytest.raises(TypeError, match="namespace must be a non-empty str"):
-        PrometheusHook(registry, namespace="")
-    monkeypatch.setitem(sys.modules, "prometheus_client", None)
-    with pytest.raises(
-        ModuleNotFoundError, match=r"pip install 'asyncbridge\[prometheus\]'"
-    ):
-        PrometheusHook()
-
-
-def test_prometheus_hook_on_real_bridge_calls(events: list[Event]) -> None:
-    """Registered as a hook, it counts the hops the bridges make."""
-    registry = CollectorRegistry()
-    hook = ab.instrumentation.add_hook(PrometheusHook(registry))
-    try:
-        ab.run_sync(where)
-    finally:
-        ab.instrumentation.remove_hook(hook)
-    assert (
-        registry.get_sample_value(
-            "asyncbridge_bridge_hops_total",
-            {"api": "run_sync", "route": "portal", "error_type": ""},
-        )
-        == 1
-    )
 
 
 def test_run_in_thread_from_a_hook_is_not_reported(events: list[Event]) -> None:

@@ -1,6 +1,6 @@
 """Start serve.py in a child process and wait until it accepts connections.
 
-Used by tests/test_compat_django.py and benchmarks/bench_asgiref.py.
+Used by tests/compat/test_django.py and benchmarks/bench_asgiref.py.
 """
 
 from __future__ import annotations

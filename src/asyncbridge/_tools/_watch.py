@@ -371,10 +371,10 @@ def watch_loop(
         ValueError: *threshold* is not a positive number of seconds.
 
     Example:
-        >>> import asyncio, time, asyncbridge as ab
+        >>> import asyncio, threading, asyncbridge as ab
         >>> async def main() -> int:
         ...     async with ab.watch_loop(0.05, log=False) as watch:
-        ...         time.sleep(0.2)  # blocks the loop
+        ...         threading.Event().wait(0.5)  # a blocking wait on the loop
         ...     return len(watch.reports)
         >>> asyncio.run(main())
         1

@@ -12,7 +12,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("django")
 pytest.importorskip("uvicorn")
 
-PROJECT = Path(__file__).resolve().parent.parent / "examples" / "django_asgiref"
+PROJECT = Path(__file__).resolve().parents[2] / "examples" / "django_asgiref"
 sys.path.insert(0, str(PROJECT))
 import launch  # noqa: E402  (examples/django_asgiref/launch.py)
 

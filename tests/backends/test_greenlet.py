@@ -19,7 +19,7 @@ import trio
 import asyncbridge as ab
 from asyncbridge import _backends
 from asyncbridge._backends import _greenlet
-from test_process import interrupt_when_started, run_script
+from subprocesses import interrupt_when_started, run_script
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("rid", default="-")
 

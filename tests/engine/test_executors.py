@@ -11,7 +11,6 @@ import anyio
 import pytest
 
 import asyncbridge as ab
-from asyncbridge._engine._pool import BridgePool
 
 
 @pytest.fixture(autouse=True)
@@ -222,31 +221,6 @@ def test_stats_counts_foreign_executors() -> None:
     assert snapshot == ab.executors.ExecutorStats(
         workers=None, busy=0, queued=0, completed=3
     )
-
-
-def test_pool_is_a_full_executor() -> None:
-    """BridgePool works with Executor.map and as a context manager."""
-    with BridgePool(3, "mapper") as pool:
-        assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
-    with pytest.raises(ab.ExecutorShutdownError):
-        pool.submit(int)
-
-
-def test_pool_idle_workers_leave_without_stranding_work() -> None:
-    """Idle workers leave after the idle timeout; later work still runs."""
-    pool = BridgePool(4, "idle", idle_timeout=0.01)
-    for _ in range(3):
-        assert pool.submit(int).result() == 0
-        workers, *_ = pool.stats()
-        assert workers <= 4
-    pool.shutdown()
-    assert pool.stats()[0] == 0
-
-
-def test_pool_rejects_bad_size() -> None:
-    """A pool needs at least one worker."""
-    with pytest.raises(ValueError, match="max_workers"):
-        BridgePool(0)
 
 
 class _InlineSubmitter:

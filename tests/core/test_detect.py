@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import threading
 
 import anyio
@@ -148,7 +149,7 @@ class _Methods:
         (42, False),
         (None, False),
     ],
-    ids=repr,
+    ids=lambda value: re.sub(r" (object )?at 0x[0-9a-f]+", "", repr(value)),  # stable
 )
 def test_is_async_callable(obj: object, expected: bool) -> None:
     """is_async_callable answers for functions, methods, partials, objects, wrappers."""

@@ -202,10 +202,6 @@ def test_keyboard_interrupt_from_coroutine_reaches_caller() -> None:
 # -------------------------------------------------------------------- bad input
 
 
-async def _never_called() -> None:  # pragma: no cover
-    pass
-
-
 def test_sync_function_is_a_type_error_pointing_to_async_safe() -> None:
     """A plain sync function is refused with a hint to async_safe."""
     with pytest.raises(TypeError, match="async_safe"):
