@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from asyncbridge._core._detect import running_asyncio_loop
 from asyncbridge._core._errors import LoopConflictError
@@ -334,7 +334,7 @@ def describe_tasks(token: object) -> str:
         tasks = asyncio.all_tasks(token)
     except RuntimeError:  # pragma: no cover - changed too often to list
         return "  (unavailable)"
-    lines = []
+    lines: list[str] = []
     for task in tasks:
         frames = task.get_stack(limit=1)
         where = (
@@ -390,7 +390,7 @@ _IDLE_RUNNERS: Final = frozenset({("asyncio.runners", "run"), ("threading", "run
 class _Asyncio:
     """The asyncio backend, as `_backends.Backend` describes it."""
 
-    name: Final = "asyncio"
+    name: ClassVar[str] = "asyncio"
 
     @staticmethod
     def current_token() -> object | None:

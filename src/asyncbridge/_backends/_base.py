@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._state import state
-from asyncbridge._core._waits import Wait, here, live
-from asyncbridge._core._waits import _chain as _chain_var
+from asyncbridge._core._waits import Wait, here, live, set_chain
 
 if TYPE_CHECKING:
     import asyncio
@@ -173,18 +172,20 @@ class LoopHost(Protocol):
 class Backend(Protocol):
     """Everything the engine needs of one event-loop library."""
 
-    @property
-    def name(self) -> str:
-        """``"asyncio"`` or ``"trio"``."""
+    name: ClassVar[str]
+    """``"asyncio"`` or ``"trio"``."""
 
     def current_token(self) -> object | None:
         """The token of this library's loop running in this thread, or None."""
+        ...
 
     def handle(self, token: object) -> LoopHandle:
         """The handle of the loop of *token*."""
+        ...
 
     def run_loop(self, host: LoopHost) -> None:
         """Run a new loop in this thread for *host*, until it stops it."""
+        ...
 
     async def await_job(
         self,
@@ -193,21 +194,27 @@ class Backend(Protocol):
         cancellable: bool,
     ) -> T:
         """In a task of this library: hand *job* to *submit*, await its outcome."""
+        ...
 
     def worker_parent(self) -> object | None:
         """The token this thread works for, if it is one of this library's workers."""
+        ...
 
     def describe_tasks(self, token: object) -> str:
         """The tasks of the loop of *token*, for a diagnosis."""
+        ...
 
     def idle_frame(self, frame: FrameType) -> bool:
         """Whether a loop thread at *frame* (its innermost) is the loop's own wait."""
+        ...
 
     def raised_in_task(self, error: BaseException, fn: object) -> BaseException:
         """What a task of this library raises for *error*, raised by sync *fn*."""
+        ...
 
     def new_own_loop(self) -> OwnLoop | None:
         """A loop for the calling thread to own (``sync_loop="thread"``), if any."""
+        ...
 
 
 class OwnLoop(Protocol):
@@ -365,7 +372,7 @@ class ThreadJob(Generic[T]):
         waits = live() if wait is None else (*live(), wait)
         self.waits = waits
         if wait is not None and self.context is not None:
-            self.context.run(_set_chain, waits)
+            self.context.run(set_chain, waits)
 
     def run(self, finished: Callable[[], None] = _noop) -> None:
         """Run the job in the calling worker thread and deliver its outcome."""
@@ -414,10 +421,6 @@ def executor_gone(future: object) -> ExecutorShutdownError:
         f"the executor running {future!r} was shut down before it started the call "
         "(cancel_futures=True); the call never ran"
     )
-
-
-def _set_chain(waits: tuple[Wait, ...]) -> None:
-    _chain_var.set(waits)
 
 
 def _discard(value: object, _error: BaseException | None) -> None:

@@ -10,12 +10,14 @@ import asyncio
 import functools
 import inspect
 import sys
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "AWAITABLE_RESULT_MARKER",
+    "BackendName",
     "current_backend",
     "in_async_context",
     "is_async_callable",
@@ -23,7 +25,8 @@ __all__ = [
     "running_asyncio_loop",
 ]
 
-Backend = Literal["asyncio", "trio"]
+# The event-loop libraries asyncbridge runs on, by name.
+BackendName: TypeAlias = Literal["asyncio", "trio"]
 
 # `asyncio._get_running_loop` is listed in `asyncio.__all__` (so public by PEP 8's
 # rule) and documented as "intended to be used by event loops"; uvloop relies on it.
@@ -33,7 +36,8 @@ running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
     asyncio._get_running_loop
 )
 
-_MARKER = "__asyncbridge_awaitable_result__"
+# On a function whose call returns an awaitable (`mark_awaitable_result`).
+AWAITABLE_RESULT_MARKER: Final = "__asyncbridge_awaitable_result__"
 
 
 _OUR_PREFIX = __name__.partition(".")[0] + "."  # "asyncbridge."
@@ -48,7 +52,8 @@ def user_stacklevel() -> int:
     the warning names the line that called the public API, however many of our
     wrappers (stacked decorators, bound methods, twins) sit in between.
     """
-    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    # the function that warns: stacklevel 1 (`sys._getframe` is documented API)
+    frame = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
     level = 1
     while frame.f_back is not None:
         module = frame.f_globals.get("__name__", "")
@@ -77,7 +82,7 @@ def trio_running() -> bool:
     return local is not None and local.name == "trio"
 
 
-def current_backend() -> Backend | None:
+def current_backend() -> BackendName | None:
     """Return the async library whose event loop runs in this thread, or None.
 
     Returns:
@@ -121,7 +126,7 @@ def mark_awaitable_result(fn: Callable[..., Any]) -> None:
 
     `is_async_callable` answers True for it even though it is a plain function.
     """
-    setattr(fn, _MARKER, True)
+    setattr(fn, AWAITABLE_RESULT_MARKER, True)
 
 
 def is_async_callable(obj: object) -> bool:
@@ -142,11 +147,15 @@ def is_async_callable(obj: object) -> bool:
     """
     while isinstance(obj, functools.partial):
         obj = obj.func
-    if inspect.iscoroutinefunction(obj) or getattr(obj, _MARKER, False) is True:
+    if (
+        inspect.iscoroutinefunction(obj)
+        or getattr(obj, AWAITABLE_RESULT_MARKER, False) is True
+    ):
         return True
     if callable(obj) and not isinstance(obj, type) and not inspect.isroutine(obj):
         call = getattr(type(obj), "__call__", None)  # noqa: B004
         return call is not None and (
-            inspect.iscoroutinefunction(call) or getattr(call, _MARKER, False) is True
+            inspect.iscoroutinefunction(call)
+            or getattr(call, AWAITABLE_RESULT_MARKER, False) is True
         )
     return False

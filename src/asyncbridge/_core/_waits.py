@@ -40,17 +40,29 @@ __all__ = [
     "Wait",
     "blocked_loop_wait",
     "chain",
+    "chain_of",
     "describe_chain",
     "here",
     "live",
     "nearest_sync_wait",
     "serve_until",
+    "set_chain",
 ]
 
 _chain: Final[contextvars.ContextVar[tuple[Wait, ...]]] = contextvars.ContextVar(
     "asyncbridge_waits", default=()
 )
 chain: Final = _chain.get  # the chain of the running code
+
+
+def set_chain(waits: tuple[Wait, ...]) -> None:
+    """Make *waits* the chain of the running code (run it in the context to set)."""
+    _chain.set(waits)
+
+
+def chain_of(context: contextvars.Context) -> tuple[Wait, ...]:
+    """The chain of waits that *context* carries."""
+    return context.get(_chain, ())
 
 
 class Lender(Protocol):

@@ -32,8 +32,13 @@ from asyncbridge._core._validate import (
     describe,
     qualified_name,
 )
-from asyncbridge._core._waits import Wait, chain, describe_chain, serve_until
-from asyncbridge._core._waits import _chain as _chain_var
+from asyncbridge._core._waits import (
+    Wait,
+    chain,
+    describe_chain,
+    serve_until,
+    set_chain,
+)
 from asyncbridge._core._wrapping import wraps
 
 from ._route import check_not_blocked, route
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from asyncbridge._backends._base import OwnLoop
+    from asyncbridge._core._detect import BackendName
 
     from ._portal import Portal
 
@@ -65,7 +71,8 @@ def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float, wait: Wait) 
     stacks = [
         f"--- thread {names.get(ident, ident)!r}:\n"
         + "".join(traceback.format_stack(frame))
-        for ident, frame in sys._current_frames().items()
+        # `sys._current_frames` is documented API (as faulthandler's dump)
+        for ident, frame in sys._current_frames().items()  # pyright: ignore[reportPrivateUsage]
         if ident != me
     ]
     logger.warning(
@@ -209,7 +216,7 @@ def run_job(
         raise
     inflight = None if portal is None else portal.inflight
     try:
-        job.context.run(_set_chain, waits)
+        job.context.run(set_chain, waits)
         if inflight is not None:
             inflight.add(job)
         (handle.submit if submit is None else submit)(job)
@@ -221,10 +228,6 @@ def run_job(
         if parent_job is not None:
             parent_job.disown(job, handle)
     return _outcome(job, timed_out, timeout, portal)
-
-
-def _set_chain(waits: tuple[Wait, ...]) -> None:
-    _chain_var.set(waits)
 
 
 def _on_own_loop(
@@ -283,7 +286,7 @@ def run_sync(
     *args: *Ts,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
 ) -> T: ...
 
 
@@ -294,7 +297,7 @@ def run_sync(
     *,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
 ) -> T: ...
 
 
@@ -304,7 +307,7 @@ def run_sync(
     *args: object,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
     **unexpected: object,
 ) -> T:
     """Run async code from sync code, anywhere, and return its result.
@@ -403,7 +406,7 @@ def syncify(
     *,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
 ) -> Callable[P, T]:
     """Wrap an async function into a sync one that runs it by `run_sync`'s rules.
 
