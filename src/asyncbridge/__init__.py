@@ -30,6 +30,7 @@ Layers (each module imports only from the layers above it):
 
 from . import executors as executors
 from . import instrumentation as instrumentation
+from . import typing as typing
 from ._backends._greenlet import GreenletInstrument as GreenletInstrument
 from ._backends._greenlet import greenlet_task_factory as greenlet_task_factory
 from ._backends._greenlet import run_in_greenlet as run_in_greenlet
@@ -116,6 +117,7 @@ __all__ = [
     "sync_context",
     "sync_twin",
     "syncify",
+    "typing",
     "unload_ipython_extension",
     "watch_loop",
 ]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
+    from asyncbridge._core._detect import BackendName
     from asyncbridge._engine._route import Route
 
 __all__ = [
@@ -310,7 +311,7 @@ def iterate_sync(
     async_iterable: AsyncIterable[T],
     /,
     *,
-    backend: str | None = None,
+    backend: BackendName | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
 ) -> Generator[T, None, None]:
     """Iterate an async iterable from sync code, by `run_sync`'s rules.
@@ -602,7 +603,7 @@ def sync_context(
     acm: AbstractAsyncContextManager[T],
     /,
     *,
-    backend: str | None = None,
+    backend: BackendName | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
 ) -> SyncContext[T]:
     """Use an async context manager with a plain ``with``, by `run_sync`'s rules.
