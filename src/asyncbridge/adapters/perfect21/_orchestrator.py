@@ -196,7 +196,7 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
                 f"stage {stage_name!r} depends on {', '.join(map(repr, waiting))}, "
                 "which has not completed: run it first, or run execute_workflow()",
             )
-        return await _Run(self).stage(stage)
+        return await self._run().stage(stage)
 
     execute_stage = ab.sync_twin(execute_stage_async)
 
@@ -211,7 +211,7 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
         """
         spec = self._loaded()
         self._stages = {stage.name: self._fresh(stage) for stage in spec.stages}
-        run = _Run(self)
+        run = self._run()
         self._state, self._started, self._elapsed = "running", time.perf_counter(), None
         try:
             await run_jobs(
@@ -286,6 +286,17 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
             )
         return self._spec
 
+    def _run(self) -> _Run:
+        return _Run(
+            workflow_id=self._workflow_id,
+            agents=self._agents,
+            callbacks=self._callbacks,
+            stages=self._stages,
+            fresh=self._fresh,
+            max_concurrency=self.max_concurrency,
+            retry_wait=self._retry_wait,
+        )
+
     def _fresh(self, stage: StageSpec) -> StageResult:
         return StageResult(
             stage.name,
@@ -331,7 +342,7 @@ def _task_needs(stage: StageSpec) -> dict[int, frozenset[int]]:
 def stage_verdict(stage: StageSpec, result: StageResult) -> str | None:
     """Why the stage failed, or None: all tasks completed, or its sync point passed."""
     done, total = result.tasks_executed, len(result.tasks)
-    sync_point = stage.sync_point
+    sync_point: Mapping[str, Any] | None = stage.sync_point
     if sync_point is None and stage.execution_mode is ExecutionMode.PARALLEL_THEN_SYNC:
         sync_point = {}
     if sync_point is not None:
@@ -346,19 +357,39 @@ def stage_verdict(stage: StageSpec, result: StageResult) -> str | None:
 
 
 class _Run:
-    """One call of ``execute_*``: owns the lock that keeps callbacks in order."""
+    """One call of ``execute_*``: owns the lock that keeps callbacks in order.
 
-    def __init__(self, orchestrator: WorkflowOrchestrator) -> None:
-        self.orchestrator = orchestrator
+    Given what it reads and fills of its orchestrator (`WorkflowOrchestrator._run`):
+    the stage results are the orchestrator's own dict, filled as stages run.
+    """
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        agents: Mapping[str, Agent],
+        callbacks: Mapping[str, list[Callback]],
+        stages: dict[str, StageResult],
+        fresh: Callable[[StageSpec], StageResult],
+        max_concurrency: int,
+        retry_wait: float,
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.agents = agents
+        self.callbacks = callbacks
+        self.stages = stages
+        self.fresh = fresh
+        self.max_concurrency = max_concurrency
+        self.retry_wait = retry_wait
         self.lock = anyio.Lock()
 
     async def emit(self, event: str, **payload: Any) -> None:
-        callbacks = self.orchestrator._callbacks[event]
+        callbacks = self.callbacks[event]
         if not callbacks:
             return
         data = {
             "event": event,
-            "workflow_id": self.orchestrator._workflow_id,
+            "workflow_id": self.workflow_id,
             **payload,
         }
         async with self.lock:
@@ -373,7 +404,7 @@ class _Run:
     async def stage_job(self, stage: StageSpec, blocked_by: str | None) -> bool:
         if blocked_by is None:
             return (await self.stage(stage)).success
-        result = self.orchestrator._stages[stage.name]
+        result = self.stages[stage.name]
         result.status = TaskStatus.SKIPPED
         result.error = f"skipped: stage {blocked_by!r} did not complete"
         for task in result.tasks:
@@ -381,7 +412,7 @@ class _Run:
         return False
 
     async def stage(self, stage: StageSpec) -> StageResult:
-        result = self.orchestrator._stages[stage.name] = self.orchestrator._fresh(stage)
+        result = self.stages[stage.name] = self.fresh(stage)
         result.status = TaskStatus.RUNNING
         await self.emit(
             "on_stage_start",
@@ -392,7 +423,7 @@ class _Run:
         limit = (
             1
             if stage.execution_mode is ExecutionMode.SEQUENTIAL
-            else self.orchestrator.max_concurrency
+            else self.max_concurrency
         )
         needs = _task_needs(stage)
         start = time.perf_counter()
@@ -436,7 +467,7 @@ class _Run:
                 f"skipped: {stage.tasks[blocked_by].agent!r} did not complete"
             )
             return False
-        agent = self.orchestrator._agents[spec.agent]
+        agent = self.agents[spec.agent]
         record.status = TaskStatus.RUNNING
         await self.emit("on_task_start", stage=stage.name, task=record.to_dict())
 
@@ -456,18 +487,20 @@ class _Run:
         retried = ab.async_retry(
             spec.max_retries + 1,
             attempt_timeout=spec.timeout,
-            wait_initial=self.orchestrator._retry_wait,
+            wait_initial=self.retry_wait,
             wait_max=2.0,
         )(attempt)
         start = time.perf_counter()
+        failed = False
         try:
             record.output = await retried()
         except Exception as exc:
             record.fail(exc)
+            failed = True
         else:
             record.status = TaskStatus.COMPLETED
         record.execution_time = time.perf_counter() - start
-        if record.status is TaskStatus.FAILED:
+        if failed:
             await self.emit(
                 "on_error", stage=stage.name, task=record.to_dict(), error=record.error
             )
