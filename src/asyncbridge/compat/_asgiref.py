@@ -82,7 +82,11 @@ if sys.version_info >= (3, 12):
     iscoroutinefunction = inspect.iscoroutinefunction
     markcoroutinefunction = inspect.markcoroutinefunction
 else:  # pragma: no cover  (the venv's Python decides which branch runs)
-    iscoroutinefunction = asyncio.iscoroutinefunction
+
+    def iscoroutinefunction(func: object) -> bool:
+        """Tell whether *func* is async, `markcoroutinefunction` included (3.11)."""
+        # deprecated from Python 3.14 on; this branch is Python 3.11's
+        return asyncio.iscoroutinefunction(func)  # pyright: ignore[reportDeprecated]
 
     def markcoroutinefunction(func: _F) -> _F:
         """Mark *func* so that `iscoroutinefunction` reports True (Python 3.11)."""
@@ -268,6 +272,11 @@ class ThreadSensitiveContext:
         self.token: contextvars.Token[ThreadSensitiveContext] | None = None
         self._old_executor: _Waiter | None = None
         self._exited = False
+
+    @property
+    def exited(self) -> bool:
+        """True once a context given an executor has exited (it cannot be reused)."""
+        return self._exited
 
     async def __aenter__(self) -> Self:
         if self._executor is not None:
@@ -603,7 +612,7 @@ class SyncToAsync(Generic[_P, _R]):
         if _waiting.get() is None:
             context = self.thread_sensitive_context.get(None)
             if context is not None:
-                if context._exited:
+                if context.exited:
                     raise RuntimeError(
                         "ThreadSensitiveContext has exited. Tasks created inside a "
                         "context with an executor must finish before it exits."
