@@ -62,9 +62,11 @@ def _wrap_async(
     call = fn
     if limit is not None:
 
-        async def call(*args: Any, **kwargs: Any) -> Any:
+        async def limited(*args: Any, **kwargs: Any) -> Any:
             with anyio.fail_after(limit):
                 return await fn(*args, **kwargs)
+
+        call = limited
 
     @wraps(fn)
     async def async_retry_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -189,7 +191,9 @@ def async_retry(
     reraise: bool = True,
     budget: RetryBudget | None = None,
 ) -> RetryDecorator: ...
-def async_retry(max_attempts: object = _UNSET, /, **options: Any) -> Any:
+# `max_attempts=` given by keyword arrives in **options: the positional-only slot
+# tells a function to decorate (the bare form) from an int.
+def async_retry(max_attempts: object = _UNSET, /, **options: Any) -> Any:  # pyright: ignore[reportInconsistentOverload]
     """Retry a sync or async callable when it fails; keep its kind and signature.
 
     ``@async_retry`` (bare) or ``@async_retry(max_attempts=3, ...)``. An

@@ -223,9 +223,10 @@ def _exception_filter(api: str, on: object) -> Callable[[Exception], object]:
             return _always
         return lambda exc: isinstance(exc, on)
     if isinstance(on, tuple):
-        if not on:
+        items = cast("tuple[object, ...]", on)
+        if not items:
             raise ValueError(f"{api}(): on must not be an empty tuple")
-        for item in on:
+        for item in items:
             if not isinstance(item, type):
                 raise TypeError(
                     f"{api}(): on must be an exception type, a tuple of them or a "
