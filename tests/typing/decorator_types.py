@@ -1,13 +1,15 @@
+# pyright: standard
 """Type-checked, never run: what `async_safe` and `mixed_execution_safe` keep.
 
 A line ending in ``# type: ignore[<code>]`` must be an error: with mypy's
 ``warn_unused_ignores`` (part of --strict), an ignore that is not needed fails.
 
-mypy applies ``@classmethod`` and ``@staticmethod`` before any other decorator,
-whatever their position, and then binds the result like an instance method: a
-decorated classmethod is typed right through an instance (checked below) but not
-through the class, and a decorated staticmethod loses its first parameter. Those
-are runtime-correct and documented; they are not asserted here.
+Both checkers apply ``@classmethod`` and ``@staticmethod`` before any other
+decorator, whatever their position, and hand the plain function to ours: a
+decorated classmethod is typed right through an instance (checked below, under
+mypy and pyright) but keeps ``cls`` through the class, and a decorated
+staticmethod is typed as a method (mypy drops its first parameter, pyright rejects
+the instance). Those are runtime-correct and documented; they are not asserted.
 """
 
 from __future__ import annotations
