@@ -13,7 +13,9 @@ What the decorators and twins make:
     forms (``async_safe(timeout=1)``) are `AsyncSafeDecorator` and
     `MixedExecutionSafeDecorator`. `RetryDecorator` is what ``async_retry(...)``
     returns. `SyncTwin` and `AsyncTwin` are the descriptors `sync_twin` and
-    `async_twin` return (and `DualInterface` generates).
+    `async_twin` return (and `DualInterface` generates); for a method returning
+    ``Self`` they are typed `SyncTwinSelf` and `AsyncTwinSelf` (a twin returning
+    the class it is read through).
 
 Retries:
     `RetryState` (what ``before_sleep`` / ``on_giveup`` hooks get), `RetryHook`,
@@ -44,7 +46,9 @@ from ._tools._decorators import (
     MixedExecutionSafeDecorator as MixedExecutionSafeDecorator,
 )
 from ._tools._dual import AsyncTwin as AsyncTwin
+from ._tools._dual import AsyncTwinSelf as AsyncTwinSelf
 from ._tools._dual import SyncTwin as SyncTwin
+from ._tools._dual import SyncTwinSelf as SyncTwinSelf
 from ._tools._iterators import AsyncContext as AsyncContext
 from ._tools._iterators import SyncContext as SyncContext
 from ._tools._iterators import ThreadIterator as ThreadIterator
@@ -63,6 +67,7 @@ __all__ = [
     "AsyncSafe",
     "AsyncSafeDecorator",
     "AsyncTwin",
+    "AsyncTwinSelf",
     "Attempt",
     "BackendName",
     "ConflictPolicy",
@@ -79,6 +84,7 @@ __all__ = [
     "SyncContext",
     "SyncLoopMode",
     "SyncTwin",
+    "SyncTwinSelf",
     "ThreadIterator",
     "WaitFn",
     "WaitHint",
