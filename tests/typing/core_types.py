@@ -1,3 +1,5 @@
+# pyright: standard
+# pyright: reportUnnecessaryTypeIgnoreComment=true
 """Static checks of the core API: type-checked by mypy --strict, never run."""
 
 from __future__ import annotations

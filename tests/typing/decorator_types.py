@@ -1,4 +1,5 @@
 # pyright: standard
+# pyright: reportUnnecessaryTypeIgnoreComment=true
 """Type-checked, never run: what `async_safe` and `mixed_execution_safe` keep.
 
 A line ending in ``# type: ignore[<code>]`` must be an error: with mypy's
