@@ -20,6 +20,13 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, assert_type
 
 import asyncbridge as ab
+from asyncbridge.typing import (
+    AsyncSafe,
+    AsyncSafeDecorator,
+    MixedExecutionSafe,
+    MixedExecutionSafeDecorator,
+    RetryDecorator,
+)
 
 # ------------------------------------------------------------------ async_safe
 
@@ -185,3 +192,30 @@ async def composed_async(x: int) -> str:
 def check_composition() -> None:
     assert_type(composed(1), str)
     assert_type(composed_async(1), str)
+
+
+# ------------------------------------------- annotations with asyncbridge.typing
+
+
+def call_safely(fn: AsyncSafe[[int], bytes], value: int) -> bytes:
+    return fn(value)
+
+
+def configured_decorator() -> AsyncSafeDecorator:
+    return ab.async_safe(timeout=1.0)
+
+
+def half(n: int) -> float:
+    return n / 2
+
+
+def check_annotations() -> None:
+    assert_type(call_safely(configured, 1), bytes)
+    call_safely(fetch, 1)  # type: ignore[arg-type]
+    by_name: MixedExecutionSafe[[int], int, int] = legacy_configured
+    assert_type(by_name(1), int)
+    retry: RetryDecorator = ab.async_retry(max_attempts=2)
+    assert_type(retry(plain_sync)(1), float)
+    mixed: MixedExecutionSafeDecorator = ab.mixed_execution_safe(timeout=1.0)
+    assert_type(mixed(half)(1), float)
+    assert_type(configured_decorator()(half)(1), float)
