@@ -23,7 +23,12 @@ from asyncbridge._backends import (
 )
 from asyncbridge._core._hooks import HOOKS, trace_run_in_thread
 from asyncbridge._core._state import state
-from asyncbridge._core._validate import check_bool, check_sync_callable, describe
+from asyncbridge._core._validate import (
+    check_bool,
+    check_executor,
+    check_sync_callable,
+    describe,
+)
 from asyncbridge._core._waits import ThreadWaits, Wait, here, serve_until
 from asyncbridge._core._wrapping import wraps
 
@@ -424,10 +429,11 @@ def asyncify(
     check_sync_callable(sync_fn, "asyncify")
     check_bool(cancellable, "cancellable")
     checked = _check_limiter(limiter)
-    if executor is not None and not isinstance(executor, str):
-        _check_context(context, resolve(executor))  # a name may be registered later
-    else:
-        _check_context(context, None)
+    check_executor(executor, "asyncify")
+    # A name is looked up at each call (it may be registered later); an executor
+    # object now, to refuse context= for one that leaves this process.
+    named = executor is None or isinstance(executor, str)
+    _check_context(context, None if named else resolve(executor))
     per_loop = _PerLoopLimiters() if isinstance(checked, int) else None
 
     @wraps(sync_fn)

@@ -22,6 +22,7 @@ from typing import (
     Protocol,
     Self,
     TypeVar,
+    cast,
     overload,
 )
 
@@ -38,6 +39,7 @@ from asyncbridge._core._detect import (
 )
 from asyncbridge._core._validate import (
     check_async_target,
+    check_executor,
     check_timeout,
     describe,
     qualified_name,
@@ -421,19 +423,6 @@ def _mixed_of_sync(
     return call, aio, False
 
 
-def _check_executor(executor: object) -> str | Executor | None:
-    if executor is None:
-        return None
-    if isinstance(executor, str):
-        if not executor:
-            raise ValueError(
-                "executor must be a registered executor name, not an empty string"
-            )
-        return executor  # looked up at each call: it may be registered later
-    resolve(executor)  # TypeError naming `executor` unless it is an Executor
-    return executor  # type: ignore[return-value]
-
-
 @overload
 def mixed_execution_safe(
     fn: Callable[P, Coroutine[Any, Any, T]], /
@@ -521,7 +510,9 @@ def mixed_execution_safe(
     """
     if fn is not None:
         _check(fn, "mixed_execution_safe")
-    checked_executor = _check_executor(executor)
+    checked_executor = cast(
+        "str | Executor | None", check_executor(executor, "mixed_execution_safe")
+    )
     checked_timeout = check_timeout(timeout)
 
     def make(target: Any) -> _Parts:
