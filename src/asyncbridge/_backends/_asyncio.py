@@ -207,7 +207,7 @@ def _raise_cancelled(msg: Any | None) -> None:
     raise asyncio.CancelledError(msg)
 
 
-def _resolve(fut: asyncio.Future[Any], value: object) -> None:
+def _settle(fut: asyncio.Future[Any], value: object) -> None:
     if fut.done():  # the waiting task gave up
         if type(value) is not Raised:
             discard(value)
@@ -260,7 +260,7 @@ async def await_job(
     def deliver(value: T | None, error: BaseException | None) -> None:
         try:
             call_soon_threadsafe(
-                _resolve, fut, value if error is None else Raised(error)
+                _settle, fut, value if error is None else Raised(error)
             )
         except RuntimeError:  # the loop closed while the thread ran
             discard(value)
