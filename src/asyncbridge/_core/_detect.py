@@ -30,7 +30,7 @@ Backend = Literal["asyncio", "trio"]
 # It answers "which asyncio loop runs in this thread?" in ~50 ns, against ~550 ns for
 # `get_running_loop()` raising RuntimeError when there is none.
 running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
-    asyncio._get_running_loop
+    asyncio._get_running_loop  # noqa: SLF001 - public by asyncio.__all__, see above
 )
 
 _MARKER = "__asyncbridge_awaitable_result__"
@@ -48,7 +48,7 @@ def user_stacklevel() -> int:
     the warning names the line that called the public API, however many of our
     wrappers (stacked decorators, bound methods, twins) sit in between.
     """
-    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    frame = sys._getframe(1)  # noqa: SLF001 - documented; 1: the function that warns
     level = 1
     while frame.f_back is not None:
         module = frame.f_globals.get("__name__", "")

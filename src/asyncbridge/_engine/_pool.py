@@ -155,7 +155,7 @@ class _Thread:
     def done(self) -> None:
         """The running item has ended (the `finished` callback of `Runnable.run`)."""
         self.finished = True
-        self.pool._finish(self)
+        self.pool.item_ended(self)
 
 
 _STOP: Final[Any] = object()  # handed to a parked thread: leave
@@ -317,7 +317,7 @@ class BridgePool(concurrent.futures.Executor):
         self._threads.add(worker)
         worker.start()  # under the lock: join() never sees a thread not started
 
-    def _finish(self, thread: _Thread) -> None:
+    def item_ended(self, thread: _Thread) -> None:
         """An item ended on *thread*: count it, then give it the next or park it."""
         with self._lock:
             self._busy -= 1
@@ -354,7 +354,7 @@ class BridgePool(concurrent.futures.Executor):
                     item.run(done)
                 finally:
                     if not thread.finished:  # a Runnable that raised: count it
-                        self._finish(thread)
+                        self.item_ended(thread)
                 del item  # an idle thread must not keep the last item's objects
                 if thread.woken:  # parked by `done`: wait for a hand-off
                     thread.woken = False
@@ -466,6 +466,11 @@ class BridgePool(concurrent.futures.Executor):
                 return False
         return True
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: refuse work (the parent's threads do not exist here)."""
+        self._forked = True
+        self._lock = threading.Lock()  # it may have been held by a parent thread
+
     @property
     def is_shutdown(self) -> bool:
         """True once the pool no longer accepts work."""
@@ -505,5 +510,4 @@ def _monotonic() -> float:
 def forget_pools_after_fork() -> None:
     """In a forked child: mark every pool inherited from the parent unusable."""
     for pool in list(_all_pools):
-        pool._forked = True
-        pool._lock = threading.Lock()
+        pool.forget_after_fork()

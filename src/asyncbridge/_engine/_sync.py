@@ -65,7 +65,7 @@ def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float, wait: Wait) 
     stacks = [
         f"--- thread {names.get(ident, ident)!r}:\n"
         + "".join(traceback.format_stack(frame))
-        for ident, frame in sys._current_frames().items()
+        for ident, frame in sys._current_frames().items()  # noqa: SLF001 - documented
         if ident != me
     ]
     logger.warning(

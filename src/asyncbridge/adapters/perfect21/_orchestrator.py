@@ -196,7 +196,7 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
                 f"stage {stage_name!r} depends on {', '.join(map(repr, waiting))}, "
                 "which has not completed: run it first, or run execute_workflow()",
             )
-        return await _Run(self).stage(stage)
+        return await self._execution().stage(stage)
 
     execute_stage = ab.sync_twin(execute_stage_async)
 
@@ -211,7 +211,7 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
         """
         spec = self._loaded()
         self._stages = {stage.name: self._fresh(stage) for stage in spec.stages}
-        run = _Run(self)
+        run = self._execution()
         self._state, self._started, self._elapsed = "running", time.perf_counter(), None
         try:
             await run_jobs(
@@ -286,6 +286,17 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
             )
         return self._spec
 
+    def _execution(self) -> _Execution:
+        return _Execution(
+            agents=self._agents,
+            callbacks=self._callbacks,
+            workflow_id=self._workflow_id,
+            stages=self._stages,
+            fresh=self._fresh,
+            retry_wait=self._retry_wait,
+            max_concurrency=self.max_concurrency,
+        )
+
     def _fresh(self, stage: StageSpec) -> StageResult:
         return StageResult(
             stage.name,
@@ -345,20 +356,36 @@ def stage_verdict(stage: StageSpec, result: StageResult) -> str | None:
     return None
 
 
-class _Run:
-    """One call of ``execute_*``: owns the lock that keeps callbacks in order."""
+class _Execution:
+    """One call of ``execute_*``: the state it works on, and its callbacks' lock."""
 
-    def __init__(self, orchestrator: WorkflowOrchestrator) -> None:
-        self.orchestrator = orchestrator
+    def __init__(
+        self,
+        *,
+        agents: dict[str, Agent],
+        callbacks: dict[str, list[Callback]],
+        workflow_id: str,
+        stages: dict[str, StageResult],
+        fresh: Callable[[StageSpec], StageResult],
+        retry_wait: float,
+        max_concurrency: int,
+    ) -> None:
+        self.agents = agents
+        self.callbacks = callbacks
+        self.workflow_id = workflow_id
+        self.stages = stages  # the orchestrator's own dict: results land there
+        self.fresh = fresh
+        self.retry_wait = retry_wait
+        self.max_concurrency = max_concurrency
         self.lock = anyio.Lock()
 
     async def emit(self, event: str, **payload: Any) -> None:
-        callbacks = self.orchestrator._callbacks[event]
+        callbacks = self.callbacks[event]
         if not callbacks:
             return
         data = {
             "event": event,
-            "workflow_id": self.orchestrator._workflow_id,
+            "workflow_id": self.workflow_id,
             **payload,
         }
         async with self.lock:
@@ -373,7 +400,7 @@ class _Run:
     async def stage_job(self, stage: StageSpec, blocked_by: str | None) -> bool:
         if blocked_by is None:
             return (await self.stage(stage)).success
-        result = self.orchestrator._stages[stage.name]
+        result = self.stages[stage.name]
         result.status = TaskStatus.SKIPPED
         result.error = f"skipped: stage {blocked_by!r} did not complete"
         for task in result.tasks:
@@ -381,7 +408,7 @@ class _Run:
         return False
 
     async def stage(self, stage: StageSpec) -> StageResult:
-        result = self.orchestrator._stages[stage.name] = self.orchestrator._fresh(stage)
+        result = self.stages[stage.name] = self.fresh(stage)
         result.status = TaskStatus.RUNNING
         await self.emit(
             "on_stage_start",
@@ -392,7 +419,7 @@ class _Run:
         limit = (
             1
             if stage.execution_mode is ExecutionMode.SEQUENTIAL
-            else self.orchestrator.max_concurrency
+            else self.max_concurrency
         )
         needs = _task_needs(stage)
         start = time.perf_counter()
@@ -436,7 +463,7 @@ class _Run:
                 f"skipped: {stage.tasks[blocked_by].agent!r} did not complete"
             )
             return False
-        agent = self.orchestrator._agents[spec.agent]
+        agent = self.agents[spec.agent]
         record.status = TaskStatus.RUNNING
         await self.emit("on_task_start", stage=stage.name, task=record.to_dict())
 
@@ -456,7 +483,7 @@ class _Run:
         retried = ab.async_retry(
             spec.max_retries + 1,
             attempt_timeout=spec.timeout,
-            wait_initial=self.orchestrator._retry_wait,
+            wait_initial=self.retry_wait,
             wait_max=2.0,
         )(attempt)
         start = time.perf_counter()
