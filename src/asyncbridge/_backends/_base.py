@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._state import state
-from asyncbridge._core._waits import Wait, here, live
-from asyncbridge._core._waits import _chain as _chain_var
+from asyncbridge._core._waits import CHAIN, Wait, here, live
 
 if TYPE_CHECKING:
     import asyncio
@@ -417,7 +416,7 @@ def executor_gone(future: object) -> ExecutorShutdownError:
 
 
 def _set_chain(waits: tuple[Wait, ...]) -> None:
-    _chain_var.set(waits)
+    CHAIN.set(waits)
 
 
 def _discard(value: object, _error: BaseException | None) -> None:

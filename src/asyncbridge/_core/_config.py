@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, cast, get_args
+from typing import TYPE_CHECKING, Final, Literal, TypedDict, cast, get_args
 
 from typing_extensions import Unpack
 
@@ -13,7 +13,14 @@ from ._validate import check_seconds
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["ConflictPolicy", "Settings", "SyncLoopMode", "configure", "settings"]
+__all__ = [
+    "ConflictPolicy",
+    "Settings",
+    "SyncLoopMode",
+    "configure",
+    "settings",
+    "when_default_workers_change",
+]
 
 ConflictPolicy = Literal["thread", "raise", "greenlet"]
 SyncLoopMode = Literal["portal", "thread"]
@@ -52,9 +59,16 @@ class _State:
 
 settings: Final = _State()
 _lock = threading.Lock()
-# Called with the new default_workers value when it changes (the executor registry
-# resizes the default pool); kept as a hook so this module imports nothing of ours.
-_on_workers_change: list[Any] = []
+_on_workers_change: list[Callable[[int], object]] = []
+
+
+def when_default_workers_change(hook: Callable[[int], object]) -> None:
+    """Call *hook* with the new ``default_workers`` value whenever it changes.
+
+    The executor registry resizes the default pool this way, so that this module
+    imports nothing of the layers above it.
+    """
+    _on_workers_change.append(hook)
 
 
 # Every policy; "greenlet" also needs the greenlet extra installed.
@@ -165,5 +179,5 @@ def configure(**options: Unpack[Settings]) -> Settings:
         and previous["default_workers"] != new["default_workers"]
     ):
         for hook in _on_workers_change:
-            hook(new["default_workers"])
+            hook(settings.default_workers)
     return cast("Settings", previous)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "AWAITABLE_RESULT_MARK",
     "current_backend",
     "in_async_context",
     "is_async_callable",
@@ -33,7 +34,7 @@ running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
     asyncio._get_running_loop  # noqa: SLF001 - public by asyncio.__all__, see above
 )
 
-_MARKER = "__asyncbridge_awaitable_result__"
+AWAITABLE_RESULT_MARK = "__asyncbridge_awaitable_result__"
 
 
 _OUR_PREFIX = __name__.partition(".")[0] + "."  # "asyncbridge."
@@ -121,7 +122,7 @@ def mark_awaitable_result(fn: Callable[..., Any]) -> None:
 
     `is_async_callable` answers True for it even though it is a plain function.
     """
-    setattr(fn, _MARKER, True)
+    setattr(fn, AWAITABLE_RESULT_MARK, True)
 
 
 def is_async_callable(obj: object) -> bool:
@@ -142,11 +143,15 @@ def is_async_callable(obj: object) -> bool:
     """
     while isinstance(obj, functools.partial):
         obj = obj.func
-    if inspect.iscoroutinefunction(obj) or getattr(obj, _MARKER, False) is True:
+    if (
+        inspect.iscoroutinefunction(obj)
+        or getattr(obj, AWAITABLE_RESULT_MARK, False) is True
+    ):
         return True
     if callable(obj) and not isinstance(obj, type) and not inspect.isroutine(obj):
         call = getattr(type(obj), "__call__", None)  # noqa: B004
         return call is not None and (
-            inspect.iscoroutinefunction(call) or getattr(call, _MARKER, False) is True
+            inspect.iscoroutinefunction(call)
+            or getattr(call, AWAITABLE_RESULT_MARK, False) is True
         )
     return False

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "CHAIN",
     "Finishable",
     "Lender",
     "ThreadWaits",
@@ -47,10 +48,11 @@ __all__ = [
     "serve_until",
 ]
 
-_chain: Final[contextvars.ContextVar[tuple[Wait, ...]]] = contextvars.ContextVar(
+# The chain of waits the running code is part of (set where a bridge hands it on).
+CHAIN: Final[contextvars.ContextVar[tuple[Wait, ...]]] = contextvars.ContextVar(
     "asyncbridge_waits", default=()
 )
-chain: Final = _chain.get  # the chain of the running code
+chain: Final = CHAIN.get  # the chain of the running code
 
 
 class Lender(Protocol):
@@ -225,7 +227,7 @@ def live() -> tuple[Wait, ...]:
     back to its caller) carries finished waits; dropped here, so chains never grow
     beyond the waits in progress.
     """
-    waits = _chain.get()
+    waits = CHAIN.get()
     if waits and not all(w.active for w in waits):
         return tuple(w for w in waits if w.active)
     return waits

@@ -7,7 +7,7 @@ import inspect
 import types
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._detect import _MARKER
+from ._detect import AWAITABLE_RESULT_MARK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,7 +19,12 @@ F = TypeVar("F", bound="Callable[..., Any]")
 # Attributes `functools.wraps` copies from the wrapped function's __dict__ that are
 # not true of a wrapper: an inner `.aio`, and "this is async" markers (asyncbridge's,
 # `inspect.markcoroutinefunction`'s and asyncio's legacy one).
-_NOT_INHERITED: Final = ("aio", _MARKER, "_is_coroutine_marker", "_is_coroutine")
+_NOT_INHERITED: Final = (
+    "aio",
+    AWAITABLE_RESULT_MARK,
+    "_is_coroutine_marker",
+    "_is_coroutine",
+)
 
 
 # Also copied: the argument defaults, for code that reads them off the function

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from asyncbridge._backends import executor_gone, forget_handles_after_fork
-from asyncbridge._core._config import _on_workers_change, settings
+from asyncbridge._core._config import settings, when_default_workers_change
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._state import state
 from asyncbridge._core._validate import check_bool
@@ -528,7 +528,7 @@ def _resize_default(workers: int) -> None:
         outlet.executor.set_max_workers(workers)
 
 
-_on_workers_change.append(_resize_default)
+when_default_workers_change(_resize_default)
 
 
 def _at_exit() -> None:

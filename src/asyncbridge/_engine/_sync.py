@@ -32,8 +32,7 @@ from asyncbridge._core._validate import (
     describe,
     qualified_name,
 )
-from asyncbridge._core._waits import Wait, chain, describe_chain, serve_until
-from asyncbridge._core._waits import _chain as _chain_var
+from asyncbridge._core._waits import CHAIN, Wait, chain, describe_chain, serve_until
 from asyncbridge._core._wrapping import wraps
 
 from ._route import check_not_blocked, route
@@ -224,7 +223,7 @@ def run_job(
 
 
 def _set_chain(waits: tuple[Wait, ...]) -> None:
-    _chain_var.set(waits)
+    CHAIN.set(waits)
 
 
 def _on_own_loop(
