@@ -107,8 +107,8 @@ class Wait:
     Attributes:
         owner: the waiting thread's side.
         sync: the thread itself is blocked (False: its event loop awaits).
-        loop: the native loop (asyncio loop or trio token) running in that thread,
-            which is stalled by a sync wait; None if none runs there.
+        loop: the token of the loop running in that thread (the asyncio loop, or
+            trio's token), stalled by a sync wait; None if none runs there.
         target: what it waits for, for messages.
     """
 
@@ -233,13 +233,13 @@ def live() -> tuple[Wait, ...]:
     return waits
 
 
-def blocked_loop_wait(native: object, waits: tuple[Wait, ...]) -> Wait | None:
-    """The active sync wait in *waits* whose thread runs loop *native*, if any.
+def blocked_loop_wait(token: object, waits: tuple[Wait, ...]) -> Wait | None:
+    """The active sync wait in *waits* whose thread runs the loop *token*, if any.
 
     A call that needs that loop while that wait lasts would wait forever.
     """
     for wait in waits:
-        if wait.active and wait.sync and wait.loop is native:
+        if wait.active and wait.sync and wait.loop is token:
             return wait
     return None
 
