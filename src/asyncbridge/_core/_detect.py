@@ -22,6 +22,7 @@ __all__ = [
     "is_async_callable",
     "mark_awaitable_result",
     "running_asyncio_loop",
+    "unwrap_partial",
 ]
 
 Backend = Literal["asyncio", "trio"]
@@ -125,6 +126,13 @@ def mark_awaitable_result(fn: Callable[..., Any]) -> None:
     setattr(fn, AWAITABLE_RESULT_MARK, True)
 
 
+def unwrap_partial(obj: object) -> object:
+    """The callable under any layers of `functools.partial`."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return obj
+
+
 def is_async_callable(obj: object) -> bool:
     """Tell whether calling *obj* gives an awaitable that must be awaited.
 
@@ -141,8 +149,7 @@ def is_async_callable(obj: object) -> bool:
         >>> ab.is_async_callable(print)
         False
     """
-    while isinstance(obj, functools.partial):
-        obj = obj.func
+    obj = unwrap_partial(obj)
     if (
         inspect.iscoroutinefunction(obj)
         or getattr(obj, AWAITABLE_RESULT_MARK, False) is True

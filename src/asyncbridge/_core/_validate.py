@@ -7,7 +7,6 @@ with a message that names the parameter, says what was expected, and what to do.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import inspect
 import math
 import threading
@@ -15,7 +14,7 @@ from inspect import CO_COROUTINE
 from types import FunctionType
 from typing import Final
 
-from ._detect import is_async_callable
+from ._detect import is_async_callable, unwrap_partial
 
 __all__ = [
     "MAX_SECONDS",
@@ -33,7 +32,6 @@ __all__ = [
     "describe",
     "qualified_name",
     "reject_coroutine",
-    "unwrap_partial",
 ]
 
 # The longest wait that locks, threads, event loops and `time.sleep` all accept
@@ -130,13 +128,6 @@ def qualified_name(fn: object) -> str:
         qualname = type(fn).__qualname__
         module = type(fn).__module__
     return f"{module}.{qualname}" if isinstance(module, str) else qualname
-
-
-def unwrap_partial(obj: object) -> object:
-    """The callable under any layers of `functools.partial`."""
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    return obj
 
 
 def check_async_target(obj: object, func: str, param: str) -> bool:
