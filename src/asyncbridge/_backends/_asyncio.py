@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import logging
 import os
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from asyncbridge._core._detect import running_asyncio_loop
@@ -307,13 +309,13 @@ def run_loop(host: LoopHost) -> None:
         loop.call_soon_threadsafe(loop.stop)
 
     loop.call_soon(host.started, AsyncioLoop(loop), stop)
+    tasks: set[asyncio.Task[Any]] = set()
     try:
         loop.run_forever()
     finally:
         try:
             tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
+            _cancel_left_running(tasks)
             if tasks:
                 loop.run_until_complete(
                     asyncio.wait(tasks, timeout=host.cleanup_timeout)
@@ -325,6 +327,38 @@ def run_loop(host: LoopHost) -> None:
             )
         finally:
             loop.close()
+            if tasks:
+                _release_left_running(tasks)
+
+
+def _cancel_left_running(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks a portal stops, each with a ResourceWarning at its code."""
+    for task in tasks:
+        task.cancel()
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        if frame is None:
+            continue  # not a coroutine we can place (or it never started)
+        _warn_left_running(task.get_name(), coro, frame)
+
+
+def _release_left_running(tasks: set[asyncio.Task[Any]]) -> None:
+    """Drop the stopped tasks here, so that a ResourceWarning shows whose objects."""
+    tasks.clear()  # an object held by a task left running on the portal (see above)
+    gc.collect()  # an object held by a task left running on the portal (see above)
+
+
+def _warn_left_running(name: str, coro: object, frame: FrameType) -> None:
+    what = getattr(coro, "__qualname__", type(coro).__qualname__)
+    warnings.warn_explicit(
+        f"task {name!r} ({what}) was still running on asyncbridge's "
+        "portal loop when the portal stopped: it is cancelled now, and the "
+        "objects it holds are released without being closed",
+        ResourceWarning,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__"),
+    )
 
 
 def describe_tasks(token: object) -> str:
