@@ -270,3 +270,46 @@ def test_resource_warnings_at_portal_exit_say_whose_object(
     source_line = unclosed[1].splitlines()[1]
     assert "held by a task left running on the portal" in source_line
     assert "_portal.py" not in done.stderr
+
+
+def test_portal_cleanup_survives_resource_warnings_as_errors() -> None:
+    """Under ``-W error`` the left task's warning is logged; cleanup runs, it closes."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::ResourceWarning",
+            "-c",
+            textwrap.dedent(
+                """\
+                import asyncio, logging
+                import asyncbridge as ab
+                from asyncbridge._engine import _portal
+                logging.basicConfig()
+
+                async def wait_forever():
+                    try:
+                        await asyncio.Event().wait()
+                    finally:
+                        print("cleaned up")
+
+                async def leave_a_task():
+                    asyncio.get_running_loop().create_task(wait_forever())
+
+                ab.run_sync(leave_a_task)
+                portal = _portal.running_portals()["asyncio"]
+                ab.executors.shutdown()
+                portal.thread.join(10)
+                print("open" if portal.thread.is_alive() else "closed")
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cleaned", "up", "closed"]
+    assert "ResourceWarning: task 'Task-" in done.stderr
+    assert "Traceback" not in done.stderr

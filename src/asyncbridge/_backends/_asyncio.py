@@ -350,15 +350,18 @@ def _release_left_running(tasks: set[asyncio.Task[Any]]) -> None:
 
 def _warn_left_running(name: str, coro: object, frame: FrameType) -> None:
     what = getattr(coro, "__qualname__", type(coro).__qualname__)
-    warnings.warn_explicit(
-        f"task {name!r} ({what}) was still running on asyncbridge's "
-        "portal loop when the portal stopped: it is cancelled now, and the "
-        "objects it holds are released without being closed",
-        ResourceWarning,
-        frame.f_code.co_filename,
-        frame.f_lineno,
-        module=frame.f_globals.get("__name__"),
+    message = (
+        f"task {name!r} ({what}) was still running on asyncbridge's portal loop "
+        "when the portal stopped: it is cancelled now, and the objects it holds are "
+        "released without being closed"
     )
+    where = frame.f_code.co_filename, frame.f_lineno
+    try:
+        warnings.warn_explicit(
+            message, ResourceWarning, *where, module=frame.f_globals.get("__name__")
+        )
+    except Warning:  # -W error: the portal's cleanup goes on; the message is kept
+        logger.warning("%s:%d: ResourceWarning: %s", *where, message)
 
 
 def describe_tasks(token: object) -> str:
