@@ -110,7 +110,7 @@ def batch_rounds() -> list[h.Competitor]:
 
     async def map_async(n: int) -> None:
         for _ in range(n):
-            await ab.map_async(trivial, items, concurrency=CONCURRENCY)
+            await ab.map_async(trivial, items, limit=CONCURRENCY)
 
     async def gather_limited(n: int) -> None:
         for _ in range(n):

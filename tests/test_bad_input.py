@@ -205,11 +205,7 @@ def _rows() -> list[Any]:  # noqa: PLR0915  (one table, read top to bottom)
     row("gather_limited(limit=0)", lambda: ab.gather_limited(C(), limit=0), "limit")
     row("map_async(C(), [])", lambda: ab.map_async(C(), []), "fn")  # type: ignore[call-overload]
     row("map_async(abs, 42)", lambda: ab.map_async(abs, 42), "items")  # type: ignore[call-overload]
-    row(
-        "map_async(concurrency=0)",
-        lambda: ab.map_async(abs, [], concurrency=0),
-        "concurrency",
-    )
+    row("map_async(limit=0)", lambda: ab.map_async(abs, [], limit=0), "limit")
     row("batch_execute([42])", lambda: ab.batch_execute([42]), "tasks")  # type: ignore[list-item]
     row(
         "batch_execute(timeout=-1)",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from subprocesses import interrupt_when_started, run_script
+from subprocesses import PROCESS_TIMEOUT, interrupt_when_started, run_script
 
 
 def test_exit_with_work_pending_returns() -> None:
@@ -226,3 +228,88 @@ def test_sigint_in_thread_mode() -> None:
     assert out.splitlines() == ["cleanup ran"]
     assert "KeyboardInterrupt" in err
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_resource_warnings_at_portal_exit_say_whose_object(
+    loop: str, tmp_path: Path
+) -> None:
+    """A task left on the portal is named at its own line; what it held, as such."""
+    script = tmp_path / "leaky.py"
+    script.write_text(
+        textwrap.dedent(
+            """\
+                import asyncio, socket
+                import asyncbridge as ab
+
+                async def hold(sock):
+                    await asyncio.Event().wait()  # line 5: never returns
+
+                async def leak():
+                    left, right = socket.socketpair()
+                    asyncio.get_running_loop().create_task(hold(left))
+                    right.close()
+
+                ab.run_sync(leak)
+                """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "always::ResourceWarning", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+        env={**os.environ, "ASYNCBRIDGE_PORTAL_LOOP": loop},
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{script}:5: ResourceWarning: task 'Task-" in done.stderr
+    assert "(hold) was still running on asyncbridge's portal loop" in done.stderr
+    unclosed = done.stderr.split("unclosed <socket.socket", 1)
+    assert len(unclosed) == 2, done.stderr
+    source_line = unclosed[1].splitlines()[1]
+    assert "held by a task left running on the portal" in source_line
+    assert "_portal.py" not in done.stderr
+
+
+def test_portal_cleanup_survives_resource_warnings_as_errors() -> None:
+    """Under ``-W error`` the left task's warning is logged; cleanup runs, it closes."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::ResourceWarning",
+            "-c",
+            textwrap.dedent(
+                """\
+                import asyncio, logging
+                import asyncbridge as ab
+                from asyncbridge._engine import _portal
+                logging.basicConfig()
+
+                async def wait_forever():
+                    try:
+                        await asyncio.Event().wait()
+                    finally:
+                        print("cleaned up")
+
+                async def leave_a_task():
+                    asyncio.get_running_loop().create_task(wait_forever())
+
+                ab.run_sync(leave_a_task)
+                portal = _portal.running_portals()["asyncio"]
+                ab.executors.shutdown()
+                portal.thread.join(10)
+                print("open" if portal.thread.is_alive() else "closed")
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cleaned", "up", "closed"]
+    assert "ResourceWarning: task 'Task-" in done.stderr
+    assert "Traceback" not in done.stderr

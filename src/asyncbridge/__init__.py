@@ -1,31 +1,52 @@
 """asyncbridge: make sync and async Python code work together.
 
-Layers (each module imports only from the layers above it):
+Where things are (each folder imports only from the folders above it; ``make
+lint`` checks it with import-linter):
 
-    detection  _detect, _config, _errors, _validate, _hooks
-               what runs in this thread; process-wide settings; argument checks;
-               the instrumentation registry and events (_hooks: any layer emits)
-    engine     _backends   the asyncio/trio differences, behind one small interface
-               _pool       asyncbridge's thread pool
-               _portal     background loops for sync callers
-               _route      which loop a worker thread works for
-               _greenlet   greenlet re-entry into the running loop (prepared tasks)
-               _executors  the executor registry; exit, fork and shutdown
-               _sync       run_sync / syncify (sync → async)
-               _offload    run_in_thread / asyncify (async → sync)
-    tools      _retry/     async_retry, retrying, retry_testing (a package: see there)
-               _decorators
-               _pinned     one loop (and one task) kept for a bridged object
-               _iterators  iterator and context-manager bridges
-               _dual       DualInterface, sync_twin, async_twin
-               _batch      gather_limited, map_async, batch_execute
-               _ipython    the IPython extension (%load_ext asyncbridge)
-               _watch      watch_loop: report the code that blocks an event loop
-               _loghook, _prometheus   the built-in instrumentation hooks
-    surface    instrumentation, executors (public modules); integrations.starlette
-               and pytest_plugin (optional: their dependency imported lazily);
-               __main__ + _doctor (python -m asyncbridge doctor)
-    adapters   asyncbridge.adapters.perfect21 (public API only, as a user would)
+    _core/      0  errors, settings (_config), argument checks (_validate),
+                   wrapping, detection (_detect), thread state (_state), the
+                   record of waits (_waits), instrumentation events (_hooks),
+                   optional imports (_optional)
+    _backends/  1  the asyncio / trio differences behind one `Backend` protocol
+                   (_base, _asyncio, _trio), and greenlet re-entry (_greenlet)
+    _engine/    2  the thread pool (_pool), portals (_portal), the executor
+                   registry and lifecycle (_executors), routing (_route), pinned
+                   sessions (_pinned), run_sync (_sync), run_in_thread (_offload),
+                   get_context (_context)
+    _tools/     3  async_safe / mixed_execution_safe (_decorators, bound by
+                   _binding), async_retry (_retry/), DualInterface (_dual),
+                   iterator and context bridges (_iterators), batches (_batch),
+                   watch_loop (_watch), the IPython extension (_ipython), the
+                   logging and Prometheus hooks (_loghook, _prometheus)
+    public      4  this module, executors, instrumentation, integrations/,
+                   pytest_plugin, ``python -m asyncbridge doctor`` (_doctor)
+    adapters/, compat/   built on ``import asyncbridge as ab`` only, as a user's
+                   code would be (Perfect21; asgiref's API)
+
+Vocabulary (one word per idea, in the code and the docs):
+
+    loop         a running event loop, asyncio's or trio's.
+    backend      the library that runs a loop: "asyncio" (uvloop included) or "trio".
+    token        the identity of one running loop, as its backend gives it.
+    handle       a loop seen from another thread (`LoopHandle`): call into it,
+                 ask whether it still runs.
+    portal       a long-lived background loop that plain sync code runs
+                 coroutines on, one per backend, started at first use.
+    parent loop  the loop a worker thread's caller runs on: run_sync from a
+                 worker thread goes back to it.
+    own loop     a thread's private persistent loop (``configure(sync_loop="thread")``).
+    home loop    the loop a DualInterface instance (or a pinned session) keeps for
+                 its whole life.
+    route        where run_sync sends a coroutine: the parent loop, a portal, the
+                 own loop, or a greenlet re-entry.
+    job          one call crossing threads: a `SyncJob` (sync caller → loop) or a
+                 `ThreadJob` (loop → thread).
+    outlet       how a ThreadJob reaches one executor.
+    wait, chain  a thread blocked in a bridge is a wait; the waits that lead to the
+                 running code form its chain, which lends pool slots, lets a
+                 waiting thread serve work meant for it, and detects cycles.
+    lane         a one-thread executor (`executors.dedicated`) for thread-affine
+                 resources.
 """
 
 from . import executors as executors

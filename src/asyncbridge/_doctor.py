@@ -66,10 +66,10 @@ def _importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def loop_class(native: object) -> str:
+def loop_class(token: object) -> str:
     """``module.Class`` of an asyncio loop, or ``trio`` for a trio token."""
-    if isinstance(native, asyncio.AbstractEventLoop):
-        cls = type(native)
+    if isinstance(token, asyncio.AbstractEventLoop):
+        cls = type(token)
         return f"{cls.__module__}.{cls.__qualname__}"
     return "trio"
 

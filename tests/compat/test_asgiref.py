@@ -17,8 +17,9 @@ import pytest
 from asgiref.local import Local
 
 import asyncbridge as ab
-from asyncbridge.compat import _asgiref
 from asyncbridge.compat import asgiref as compat
+from asyncbridge.compat._asgiref_contexts import changes
+from asyncbridge.compat._asgiref_install import REPLACED
 
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 
@@ -34,7 +35,7 @@ async def _double(x: int) -> int:
 def test_install_replaces_asgiref_sync_names_and_uninstall_restores_them() -> None:
     """install() swaps the eight public names of asgiref.sync; uninstall() undoes it."""
     real = real_sync
-    before = {name: getattr(real, name) for name in _asgiref._NAMES}
+    before = {name: getattr(real, name) for name in REPLACED}
     compat.install()
     try:
         compat.install()  # a second call changes nothing
@@ -409,6 +410,6 @@ def test_only_the_callees_changes_travel_back() -> None:
         other.set("set by the bridge around the callee")
         start = contextvars.copy_context()
         var.set("set by the callee")
-        return _asgiref._changes(start)
+        return changes(start)
 
     assert contextvars.copy_context().run(callee) == [(var, "set by the callee")]

@@ -374,7 +374,7 @@ def test_loop_closing_under_waiting_call_is_detected(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """If the target loop closes without running the call, the waiter is told."""
-    monkeypatch.setattr(ab._engine._sync, "POLL", 0.01)
+    monkeypatch.setattr(_sync, "POLL", 0.01)
     loop = asyncio.new_event_loop()  # never runs: the call just sits in its queue
     closer = threading.Timer(0.05, loop.close)
     closer.start()

@@ -141,7 +141,7 @@ async def test_gather_bad_input(anyio_backend: object) -> None:
     with pytest.raises(TypeError, match=r"awaitables_or_calls\[1\] is int"):
         await ab.gather_limited(pending, 42, record)  # type: ignore[call-overload]
     assert inspect.getcoroutinestate(pending) == inspect.CORO_CLOSED
-    with pytest.raises(ValueError, match="limit of at least 1"):
+    with pytest.raises(ValueError, match="limit must be at least 1"):
         await ab.gather_limited(record, limit=0)
     with pytest.raises(TypeError, match="limit"):
         await ab.gather_limited(record, limit=2.5)  # type: ignore[arg-type]
@@ -166,7 +166,7 @@ async def test_map_async_sync_and_async(anyio_backend: object) -> None:
         await anyio.sleep(0)
         return n * 2
 
-    assert await ab.map_async(blocking, range(6), concurrency=3) == [0, 1, 4, 9, 16, 25]
+    assert await ab.map_async(blocking, range(6), limit=3) == [0, 1, 4, 9, 16, 25]
     assert loop_thread not in seen
     assert await ab.map_async(double, [3, 1, 2]) == [6, 2, 4]
 
@@ -183,7 +183,7 @@ async def test_map_async_failure(anyio_backend: object) -> None:
         return 1 / (n + 1)
 
     with pytest.raises(ZeroDivisionError) as info:
-        await ab.map_async(fn, range(20), concurrency=4)
+        await ab.map_async(fn, range(20), limit=4)
     assert info.value is error
 
 
@@ -199,14 +199,14 @@ async def test_map_async_bad_input(anyio_backend: object) -> None:
     async def agen() -> AsyncIterator[int]:
         yield 1
 
-    with pytest.raises(TypeError, match="expected a callable for fn"):
+    with pytest.raises(TypeError, match="fn must be callable"):
         await ab.map_async(42, [1])  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="expected an iterable for items"):
         await ab.map_async(fn, 42)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="async iterable"):
         await ab.map_async(fn, agen())  # type: ignore[call-overload]
-    with pytest.raises(ValueError, match="concurrency of at least 1"):
-        await ab.map_async(fn, [1], concurrency=0)
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        await ab.map_async(fn, [1], limit=0)
     assert calls == []
 
 
@@ -221,11 +221,11 @@ def run_on(backend: str, fn: Callable[[], Awaitable[Any]]) -> Any:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     items=st.lists(st.integers(-1000, 1000), max_size=25),
-    concurrency=st.integers(1, 8),
+    limit=st.integers(1, 8),
     use_async=st.booleans(),
 )
 def test_map_async_matches_map(
-    backend: str, items: list[int], concurrency: int, use_async: bool
+    backend: str, items: list[int], limit: int, use_async: bool
 ) -> None:
     """map_async equals the built-in map, and never runs more than the limit at once."""
     gauge = Gauge()
@@ -244,10 +244,10 @@ def test_map_async_matches_map(
     fn: Any = async_square if use_async else square
 
     async def main() -> list[int]:
-        return await ab.map_async(fn, items, concurrency=concurrency)
+        return await ab.map_async(fn, items, limit=limit)
 
     assert run_on(backend, main) == list(map(lambda n: n * n, items))  # noqa: C417
-    assert gauge.peak <= concurrency
+    assert gauge.peak <= limit
 
 
 @dataclass
@@ -305,9 +305,9 @@ plans = st.tuples(st.sampled_from(["ok", "fail"]), st.booleans())
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), concurrency=st.integers(1, 6), with_timeouts=st.booleans())
+@given(data=st.data(), limit=st.integers(1, 6), with_timeouts=st.booleans())
 def test_batch_reports_what_happened(
-    backend: str, data: st.DataObject, concurrency: int, with_timeouts: bool
+    backend: str, data: st.DataObject, limit: int, with_timeouts: bool
 ) -> None:
     """batch_execute's outcomes are exactly what each task did, in order, bounded."""
     if with_timeouts:  # tasks that never yield, and tasks that hang until timed out
@@ -329,14 +329,14 @@ def test_batch_reports_what_happened(
     async def main() -> list[ab.TaskOutcome[Any]]:
         return await ab.batch_execute(
             tasks,
-            concurrency=concurrency,
+            limit=limit,
             timeout=0.01 if with_timeouts else None,
             fail_fast=fail_fast,
         )
 
     outcomes = run_on(backend, main)
     assert [o.index for o in outcomes] == list(range(len(tasks)))
-    assert gauge.peak <= concurrency
+    assert gauge.peak <= limit
     assert all(plan.runs <= 1 for plan in task_plans)
     stopped = any(o.status != "ok" for o in outcomes)
     for outcome, plan in zip(outcomes, task_plans, strict=True):
@@ -411,8 +411,8 @@ async def test_batch_bad_tasks_start_nothing(anyio_backend: object) -> None:
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        ({"concurrency": 0}, ValueError, "concurrency"),
-        ({"concurrency": "4"}, TypeError, "concurrency"),
+        ({"limit": 0}, ValueError, "limit"),
+        ({"limit": "4"}, TypeError, "limit"),
         ({"timeout": -1}, ValueError, "timeout"),
         ({"retry": 5}, TypeError, "retry"),
         ({"on_progress": "print"}, TypeError, "on_progress"),
@@ -431,6 +431,48 @@ def test_batch_bad_options(options: dict[str, Any], error: type, match: str) -> 
         await ab.batch_execute([task, pending], **options)
 
     with pytest.raises(error, match=match):
+        anyio.run(main)
+    assert inspect.getcoroutinestate(pending) == inspect.CORO_CLOSED
+
+
+def test_concurrency_is_the_deprecated_name_of_limit() -> None:
+    """``concurrency=`` still bounds map_async and batch_execute, with a warning."""
+    gauge = Gauge()
+    pairs = threading.Barrier(2, timeout=30)  # two at a time, never one alone
+
+    def work(n: int) -> int:
+        gauge.enter()
+        try:
+            pairs.wait()
+            return n
+        finally:
+            gauge.leave()
+
+    async def main() -> None:
+        with pytest.warns(DeprecationWarning, match=r"map_async\(concurrency=...\)"):
+            values = await ab.map_async(work, range(8), concurrency=2)  # type: ignore[call-overload]
+        assert values == list(range(8))
+        tasks = [functools.partial(work, n) for n in range(8)]
+        with pytest.warns(DeprecationWarning, match="limit="):
+            outcomes = await ab.batch_execute(tasks, concurrency=2)  # type: ignore[call-overload]
+        assert [o.value for o in outcomes] == list(range(8))
+
+    anyio.run(main)
+    assert gauge.peak == 2
+
+
+def test_limit_and_concurrency_together_is_an_error() -> None:
+    """Both names at once is a TypeError, raised before anything starts."""
+
+    async def task() -> None:
+        raise AssertionError("must not run")
+
+    pending = task()
+
+    async def main() -> None:
+        await ab.batch_execute([pending], limit=3, concurrency=2)  # type: ignore[call-overload]
+
+    with pytest.raises(TypeError, match="both limit= and concurrency="):
         anyio.run(main)
     assert inspect.getcoroutinestate(pending) == inspect.CORO_CLOSED
 
@@ -498,7 +540,7 @@ async def test_batch_progress(anyio_backend: object, kind: str) -> None:
         await anyio.sleep(0)
 
     progress = sync_progress if kind == "sync" else async_progress
-    await ab.batch_execute([task] * 5, concurrency=2, on_progress=progress)
+    await ab.batch_execute([task] * 5, limit=2, on_progress=progress)
     assert calls == [(i, 5) for i in range(1, 6)]
 
 
@@ -529,7 +571,7 @@ async def test_batch_system_exit_propagates_unchanged(anyio_backend: object) -> 
         await anyio.sleep_forever()
 
     with pytest.raises(SystemExit) as info:
-        await ab.batch_execute([waits, quits, waits], concurrency=3)
+        await ab.batch_execute([waits, quits, waits], limit=3)
     assert info.value.code == 3
 
 
@@ -573,7 +615,7 @@ async def test_batch_caller_cancel_stops_everything(anyio_backend: object) -> No
     ]
     with anyio.CancelScope() as scope:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(functools.partial(ab.batch_execute, tasks, concurrency=4))
+            tg.start_soon(functools.partial(ab.batch_execute, tasks, limit=4))
             await both_async_started.wait()
             assert await ab.run_in_thread(wait_for_threads)
             scope.cancel()

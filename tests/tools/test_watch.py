@@ -344,6 +344,15 @@ def test_an_idle_loop_thread_is_recognised(kind: str) -> None:
     assert idle
 
 
+def test_code_in_a_namespace_named_like_the_watch_is_not_idle() -> None:
+    """A doctest or exec() namespace named after the watch module is user code."""
+    namespace: dict[str, object] = {"__name__": _watch.__name__, "sys": sys}
+    exec("def here():\n    return sys._getframe()", namespace)  # noqa: S102
+    frame = namespace["here"]()  # type: ignore[operator]
+    assert not _watch.is_idle(frame, "asyncio")
+    assert not _watch.is_idle(frame, "trio")
+
+
 def test_user_code_waiting_is_not_idle() -> None:
     """User code, even waiting on a lock or an Event, is a blocking call, not idle."""
     assert not _watch.is_idle(sys._getframe(), "asyncio")

@@ -169,14 +169,14 @@ async def gather_forms() -> None:
 
 async def batches() -> None:
     assert_type(await ab.map_async(double, [1, 2]), list[int])
-    assert_type(await ab.map_async(blocking_double, range(3), concurrency=2), list[int])
+    assert_type(await ab.map_async(blocking_double, range(3), limit=2), list[int])
     assert_type(await ab.gather_limited(text(), text, limit=2), list[str])
     assert_type(await ab.gather_limited(blocking_text, limit=2), list[str])
     assert_type(
         await ab.gather_limited(text(), return_exceptions=True),
         list[str | Exception],
     )
-    outcomes = await ab.batch_execute([text, text], concurrency=4, timeout=1.0)
+    outcomes = await ab.batch_execute([text, text], limit=4, timeout=1.0)
     assert_type(outcomes, list[ab.TaskOutcome[str]])
     assert_type(outcomes[0].value, str | None)
     assert_type(outcomes[0].status, ab.OutcomeStatus)
@@ -187,4 +187,4 @@ async def batches() -> None:
     await ab.batch_execute([text], retry=ab.async_retry(max_attempts=3))
     await ab.batch_execute([text], on_progress=lambda _done, _total: None)
     await ab.map_async(double, ["x"])  # type: ignore[arg-type]
-    await ab.batch_execute([text], concurrency="4")  # type: ignore[call-overload]
+    await ab.batch_execute([text], limit="4")  # type: ignore[call-overload]

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import logging
 import os
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from asyncbridge._core._detect import running_asyncio_loop
@@ -207,7 +209,7 @@ def _raise_cancelled(msg: Any | None) -> None:
     raise asyncio.CancelledError(msg)
 
 
-def _resolve(fut: asyncio.Future[Any], value: object) -> None:
+def _settle(fut: asyncio.Future[Any], value: object) -> None:
     if fut.done():  # the waiting task gave up
         if type(value) is not Raised:
             discard(value)
@@ -260,7 +262,7 @@ async def await_job(
     def deliver(value: T | None, error: BaseException | None) -> None:
         try:
             call_soon_threadsafe(
-                _resolve, fut, value if error is None else Raised(error)
+                _settle, fut, value if error is None else Raised(error)
             )
         except RuntimeError:  # the loop closed while the thread ran
             discard(value)
@@ -307,13 +309,13 @@ def run_loop(host: LoopHost) -> None:
         loop.call_soon_threadsafe(loop.stop)
 
     loop.call_soon(host.started, AsyncioLoop(loop), stop)
+    tasks: set[asyncio.Task[Any]] = set()
     try:
         loop.run_forever()
     finally:
         try:
             tasks = asyncio.all_tasks(loop)
-            for task in tasks:
-                task.cancel()
+            _cancel_left_running(tasks)
             if tasks:
                 loop.run_until_complete(
                     asyncio.wait(tasks, timeout=host.cleanup_timeout)
@@ -325,6 +327,41 @@ def run_loop(host: LoopHost) -> None:
             )
         finally:
             loop.close()
+            if tasks:
+                _release_left_running(tasks)
+
+
+def _cancel_left_running(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel the tasks a portal stops, each with a ResourceWarning at its code."""
+    for task in tasks:
+        task.cancel()
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        if frame is None:
+            continue  # not a coroutine we can place (or it never started)
+        _warn_left_running(task.get_name(), coro, frame)
+
+
+def _release_left_running(tasks: set[asyncio.Task[Any]]) -> None:
+    """Drop the stopped tasks here, so that a ResourceWarning shows whose objects."""
+    tasks.clear()  # an object held by a task left running on the portal (see above)
+    gc.collect()  # an object held by a task left running on the portal (see above)
+
+
+def _warn_left_running(name: str, coro: object, frame: FrameType) -> None:
+    what = getattr(coro, "__qualname__", type(coro).__qualname__)
+    message = (
+        f"task {name!r} ({what}) was still running on asyncbridge's portal loop "
+        "when the portal stopped: it is cancelled now, and the objects it holds are "
+        "released without being closed"
+    )
+    where = frame.f_code.co_filename, frame.f_lineno
+    try:
+        warnings.warn_explicit(
+            message, ResourceWarning, *where, module=frame.f_globals.get("__name__")
+        )
+    except Warning:  # -W error: the portal's cleanup goes on; the message is kept
+        logger.warning("%s:%d: ResourceWarning: %s", *where, message)
 
 
 def describe_tasks(token: object) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._state import state
-from asyncbridge._core._waits import Wait, here, live, set_chain
+from asyncbridge._core._waits import CHAIN, Wait, here, live
 
 if TYPE_CHECKING:
     import asyncio
@@ -372,7 +372,7 @@ class ThreadJob(Generic[T]):
         waits = live() if wait is None else (*live(), wait)
         self.waits = waits
         if wait is not None and self.context is not None:
-            self.context.run(set_chain, waits)
+            self.context.run(_set_chain, waits)
 
     def run(self, finished: Callable[[], None] = _noop) -> None:
         """Run the job in the calling worker thread and deliver its outcome."""
@@ -421,6 +421,10 @@ def executor_gone(future: object) -> ExecutorShutdownError:
         f"the executor running {future!r} was shut down before it started the call "
         "(cancel_futures=True); the call never ran"
     )
+
+
+def _set_chain(waits: tuple[Wait, ...]) -> None:
+    CHAIN.set(waits)
 
 
 def _discard(value: object, _error: BaseException | None) -> None:

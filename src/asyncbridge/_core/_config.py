@@ -19,8 +19,8 @@ __all__ = [
     "Settings",
     "SyncLoopMode",
     "configure",
-    "on_workers_change",
     "settings",
+    "when_default_workers_change",
 ]
 
 ConflictPolicy = Literal["thread", "raise", "greenlet"]
@@ -77,9 +77,16 @@ class _State:
 
 settings: Final = _State()
 _lock = threading.Lock()
-# Called with the new default_workers value when it changes (the executor registry
-# resizes the default pool); kept as a hook so this module imports nothing of ours.
-on_workers_change: Final[list[Callable[[int], object]]] = []
+_on_workers_change: list[Callable[[int], object]] = []
+
+
+def when_default_workers_change(hook: Callable[[int], object]) -> None:
+    """Call *hook* with the new ``default_workers`` value whenever it changes.
+
+    The executor registry resizes the default pool this way, so that this module
+    imports nothing of the layers above it.
+    """
+    _on_workers_change.append(hook)
 
 
 # Every policy; "greenlet" also needs the greenlet extra installed.
@@ -206,6 +213,6 @@ def configure(
         "default_workers" in new
         and previous["default_workers"] != new["default_workers"]
     ):
-        for hook in on_workers_change:
+        for hook in _on_workers_change:
             hook(settings.default_workers)
     return cast("Settings", previous)

@@ -16,13 +16,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
-    "AWAITABLE_RESULT_MARKER",
+    "AWAITABLE_RESULT_MARK",
     "BackendName",
     "current_backend",
     "in_async_context",
     "is_async_callable",
     "mark_awaitable_result",
     "running_asyncio_loop",
+    "unwrap_partial",
 ]
 
 # The event-loop libraries asyncbridge runs on, by name.
@@ -33,11 +34,10 @@ BackendName: TypeAlias = Literal["asyncio", "trio"]
 # It answers "which asyncio loop runs in this thread?" in ~50 ns, against ~550 ns for
 # `get_running_loop()` raising RuntimeError when there is none.
 running_asyncio_loop: Callable[[], asyncio.AbstractEventLoop | None] = (
-    asyncio._get_running_loop
+    asyncio._get_running_loop  # noqa: SLF001 - public by asyncio.__all__, see above
 )
 
-# On a function whose call returns an awaitable (`mark_awaitable_result`).
-AWAITABLE_RESULT_MARKER: Final = "__asyncbridge_awaitable_result__"
+AWAITABLE_RESULT_MARK = "__asyncbridge_awaitable_result__"
 
 
 _OUR_PREFIX = __name__.partition(".")[0] + "."  # "asyncbridge."
@@ -52,8 +52,8 @@ def user_stacklevel() -> int:
     the warning names the line that called the public API, however many of our
     wrappers (stacked decorators, bound methods, twins) sit in between.
     """
-    # the function that warns: stacklevel 1 (`sys._getframe` is documented API)
-    frame = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
+    # documented API (pyright: private by its name); 1: the function that warns
+    frame = sys._getframe(1)  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
     level = 1
     while frame.f_back is not None:
         module = frame.f_globals.get("__name__", "")
@@ -126,7 +126,14 @@ def mark_awaitable_result(fn: Callable[..., Any]) -> None:
 
     `is_async_callable` answers True for it even though it is a plain function.
     """
-    setattr(fn, AWAITABLE_RESULT_MARKER, True)
+    setattr(fn, AWAITABLE_RESULT_MARK, True)
+
+
+def unwrap_partial(obj: object) -> object:
+    """The callable under any layers of `functools.partial`."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return obj
 
 
 def is_async_callable(obj: object) -> bool:
@@ -145,17 +152,16 @@ def is_async_callable(obj: object) -> bool:
         >>> ab.is_async_callable(print)
         False
     """
-    while isinstance(obj, functools.partial):
-        obj = obj.func
+    obj = unwrap_partial(obj)
     if (
         inspect.iscoroutinefunction(obj)
-        or getattr(obj, AWAITABLE_RESULT_MARKER, False) is True
+        or getattr(obj, AWAITABLE_RESULT_MARK, False) is True
     ):
         return True
     if callable(obj) and not isinstance(obj, type) and not inspect.isroutine(obj):
         call = getattr(type(obj), "__call__", None)  # noqa: B004
         return call is not None and (
             inspect.iscoroutinefunction(call)
-            or getattr(call, AWAITABLE_RESULT_MARKER, False) is True
+            or getattr(call, AWAITABLE_RESULT_MARK, False) is True
         )
     return False

@@ -6,15 +6,15 @@ with a message that names the parameter, says what was expected, and what to do.
 
 from __future__ import annotations
 
-import functools
+import concurrent.futures
 import inspect
 import math
 import threading
 from inspect import CO_COROUTINE
 from types import FunctionType
-from typing import Any, Final
+from typing import Final
 
-from ._detect import is_async_callable
+from ._detect import is_async_callable, unwrap_partial
 
 __all__ = [
     "MAX_SECONDS",
@@ -23,6 +23,7 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_decorated",
+    "check_executor",
     "check_int",
     "check_number",
     "check_seconds",
@@ -30,7 +31,7 @@ __all__ = [
     "check_timeout",
     "describe",
     "qualified_name",
-    "unwrap_partial",
+    "reject_coroutine",
 ]
 
 # The longest wait that locks, threads, event loops and `time.sleep` all accept
@@ -48,29 +49,64 @@ def describe(obj: object) -> str:
     return f"{kind} {name!r}" if isinstance(name, str) else f"{kind} {obj!r}"
 
 
-def _coroutine_error(obj: Any, func: str, param: str, hint: str) -> TypeError:
-    # Close it first so Python does not also warn "coroutine was never awaited".
-    obj.close()
-    return TypeError(
-        f"{func}() expected a function for {param}, but got a coroutine object "
-        f"{describe(obj)}: notice the parentheses? {hint}"
+def reject_coroutine(
+    obj: object, func: str, param: str, hint: str, expected: str = "a function"
+) -> None:
+    """Raise TypeError if *obj* is a coroutine object given where *expected* belongs.
+
+    The coroutine is closed first, so Python does not also warn that it was never
+    awaited. *hint* says what to do instead.
+
+    Example:
+        >>> reject_coroutine(print, "run", "fn", "")  # not a coroutine: returns
+    """
+    if inspect.iscoroutine(obj):
+        obj.close()
+        raise TypeError(
+            f"{func}() expected {expected} for {param}, but got a coroutine object "
+            f"{describe(obj)}: notice the parentheses? {hint}"
+        )
+
+
+def check_executor(
+    executor: object, func: str, param: str = "executor"
+) -> str | object | None:
+    """Return an ``executor=`` argument if it can be one; TypeError otherwise.
+
+    None (the default pool), a non-empty str (a registered name, looked up at each
+    call: it may be registered later), a `concurrent.futures.Executor`, or any object
+    with a ``submit()`` method.
+    """
+    if executor is None:
+        return None
+    if isinstance(executor, str):
+        if not executor:
+            raise ValueError(
+                f"{func}() expected a registered executor name for {param}, not an "
+                "empty string"
+            )
+        return executor
+    if isinstance(executor, concurrent.futures.Executor) or callable(
+        getattr(executor, "submit", None)
+    ):
+        return executor
+    raise TypeError(
+        f"{func}() expected None, a registered executor name, a "
+        f"concurrent.futures.Executor or an object with a submit() method for "
+        f"{param}, got {describe(executor)}"
     )
 
 
 def check_sync_callable(obj: object, func: str, param: str = "sync_fn") -> None:
     """Raise TypeError unless *obj* is a callable that is not async."""
-    if inspect.iscoroutine(obj):
-        raise _coroutine_error(
-            obj,
-            func,
-            param,
-            "Pass the function and its arguments separately, e.g. "
-            f"{func}(fn, arg), or await the coroutine directly.",
-        )
-    if not callable(obj):
-        raise TypeError(
-            f"{func}() expected a callable for {param}, got {describe(obj)}"
-        )
+    reject_coroutine(
+        obj,
+        func,
+        param,
+        "Pass the function and its arguments separately, e.g. "
+        f"{func}(fn, arg), or await the coroutine directly.",
+    )
+    check_callable(obj, param, func=func)
     if is_async_callable(obj):
         raise TypeError(
             f"{func}() runs blocking sync code in a thread, but {param} is the async "
@@ -92,13 +128,6 @@ def qualified_name(fn: object) -> str:
         qualname = type(fn).__qualname__
         module = type(fn).__module__
     return f"{module}.{qualname}" if isinstance(module, str) else qualname
-
-
-def unwrap_partial(obj: object) -> object:
-    """The callable under any layers of `functools.partial`."""
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    return obj
 
 
 def check_async_target(obj: object, func: str, param: str) -> bool:
@@ -236,13 +265,12 @@ def check_decorated(
     async generator function, and, when *generators* (the reason, for the message)
     is given, generator functions of both kinds.
     """
-    if inspect.iscoroutine(fn):
-        raise _coroutine_error(
-            fn,
-            func,
-            "fn",
-            "Decorate the function itself (f), not the result of calling it (f()).",
-        )
+    reject_coroutine(
+        fn,
+        func,
+        "fn",
+        "Decorate the function itself (f), not the result of calling it (f()).",
+    )
     if not callable(fn):
         raise TypeError(
             f"{func}() can only decorate a callable, got {describe(fn)}{hint}"

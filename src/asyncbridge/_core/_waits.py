@@ -34,35 +34,25 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "CHAIN",
     "Finishable",
     "Lender",
     "ThreadWaits",
     "Wait",
     "blocked_loop_wait",
     "chain",
-    "chain_of",
     "describe_chain",
     "here",
     "live",
     "nearest_sync_wait",
     "serve_until",
-    "set_chain",
 ]
 
-_chain: Final[contextvars.ContextVar[tuple[Wait, ...]]] = contextvars.ContextVar(
+# The chain of waits the running code is part of (set where a bridge hands it on).
+CHAIN: Final[contextvars.ContextVar[tuple[Wait, ...]]] = contextvars.ContextVar(
     "asyncbridge_waits", default=()
 )
-chain: Final = _chain.get  # the chain of the running code
-
-
-def set_chain(waits: tuple[Wait, ...]) -> None:
-    """Make *waits* the chain of the running code (run it in the context to set)."""
-    _chain.set(waits)
-
-
-def chain_of(context: contextvars.Context) -> tuple[Wait, ...]:
-    """The chain of waits that *context* carries."""
-    return context.get(_chain, ())
+chain: Final = CHAIN.get  # the chain of the running code
 
 
 class Lender(Protocol):
@@ -117,8 +107,8 @@ class Wait:
     Attributes:
         owner: the waiting thread's side.
         sync: the thread itself is blocked (False: its event loop awaits).
-        loop: the native loop (asyncio loop or trio token) running in that thread,
-            which is stalled by a sync wait; None if none runs there.
+        loop: the token of the loop running in that thread (the asyncio loop, or
+            trio's token), stalled by a sync wait; None if none runs there.
         target: what it waits for, for messages.
     """
 
@@ -237,19 +227,19 @@ def live() -> tuple[Wait, ...]:
     back to its caller) carries finished waits; dropped here, so chains never grow
     beyond the waits in progress.
     """
-    waits = _chain.get()
+    waits = CHAIN.get()
     if waits and not all(w.active for w in waits):
         return tuple(w for w in waits if w.active)
     return waits
 
 
-def blocked_loop_wait(native: object, waits: tuple[Wait, ...]) -> Wait | None:
-    """The active sync wait in *waits* whose thread runs loop *native*, if any.
+def blocked_loop_wait(token: object, waits: tuple[Wait, ...]) -> Wait | None:
+    """The active sync wait in *waits* whose thread runs the loop *token*, if any.
 
     A call that needs that loop while that wait lasts would wait forever.
     """
     for wait in waits:
-        if wait.active and wait.sync and wait.loop is native:
+        if wait.active and wait.sync and wait.loop is token:
             return wait
     return None
 

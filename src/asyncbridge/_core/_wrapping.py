@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from typing_extensions import TypeIs
 
-from ._detect import AWAITABLE_RESULT_MARKER
+from ._detect import AWAITABLE_RESULT_MARK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,7 +23,7 @@ F = TypeVar("F", bound="Callable[..., Any]")
 # `inspect.markcoroutinefunction`'s and asyncio's legacy one).
 _NOT_INHERITED: Final = (
     "aio",
-    AWAITABLE_RESULT_MARKER,
+    AWAITABLE_RESULT_MARK,
     "_is_coroutine_marker",
     "_is_coroutine",
 )

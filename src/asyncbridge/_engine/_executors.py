@@ -1,6 +1,6 @@
 """The executor registry, and the bridge's lifecycle: exit, fork, shutdown.
 
-Every `executor=` argument resolves here to an adapter with one method, `put(job)`,
+Every `executor=` argument resolves here to an outlet with one method, `put(job)`,
 that hands a `ThreadJob` to a thread:
 
 * asyncbridge's own `BridgePool` (the default pool, dedicated executors): queued
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from asyncbridge._backends import executor_gone, forget_handles_after_fork
-from asyncbridge._core._config import on_workers_change, settings
+from asyncbridge._core._config import settings, when_default_workers_change
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._state import state
 from asyncbridge._core._validate import check_bool
@@ -42,10 +42,9 @@ T = TypeVar("T")
 
 __all__ = [
     "SYNC_CALLER",
-    "Adapter",
     "ExecutorStats",
+    "Outlet",
     "dedicated",
-    "default_adapter",
     "get",
     "register",
     "resolve",
@@ -75,7 +74,7 @@ class ExecutorStats:
     completed: int
 
 
-class Adapter:
+class Outlet:
     """How asyncbridge hands a `ThreadJob` to one executor."""
 
     __slots__ = ("_completed", "_inflight", "executor", "marks_threads", "owned")
@@ -227,8 +226,8 @@ class _SyncCallerExecutor(concurrent.futures.Executor):
 SYNC_CALLER: Final = _SyncCallerExecutor()
 
 
-class _SyncCallerAdapter(Adapter):
-    """The adapter of `SYNC_CALLER`: to the waiting sync thread, or its lane."""
+class _SyncCallerOutlet(Outlet):
+    """The outlet of `SYNC_CALLER`: to the waiting sync thread, or its lane."""
 
     __slots__ = ()
 
@@ -240,7 +239,7 @@ class _SyncCallerAdapter(Adapter):
                 lane.put(job)
 
 
-_SYNC_CALLER_ADAPTER: Final = _SyncCallerAdapter(
+_SYNC_CALLER_OUTLET: Final = _SyncCallerOutlet(
     SYNC_CALLER, owned=False, in_process=True
 )
 
@@ -253,15 +252,15 @@ def _sync_caller_lane() -> BridgePool:
 
 @dataclass(slots=True)
 class _Entry:
-    adapter: Adapter
+    outlet: Outlet
     shutdown_with_bridge: bool
     dedicated: bool = False
 
 
 _lock = threading.Lock()
 _entries: dict[str, _Entry] = {}
-_foreign: weakref.WeakKeyDictionary[object, Adapter] = weakref.WeakKeyDictionary()
-_default: Adapter | None = None  # read without the lock on every call
+_foreign: weakref.WeakKeyDictionary[object, Outlet] = weakref.WeakKeyDictionary()
+_default: Outlet | None = None  # read without the lock on every call
 _exiting = False  # set at interpreter exit: nothing new starts
 
 
@@ -270,16 +269,16 @@ def _known_names() -> str:
     return ", ".join(repr(n) for n in names)
 
 
-def default_adapter() -> Adapter:
-    """Return the adapter of the default pool, creating the pool on first use."""
-    adapter = _default
-    if adapter is not None:
-        return adapter
+def _default_outlet() -> Outlet:
+    """Return the outlet of the default pool, creating the pool on first use."""
+    outlet = _default
+    if outlet is not None:
+        return outlet
     return _lookup("default")
 
 
-def _lookup(name: str, *, create_lane: bool = False) -> Adapter:
-    """The adapter registered under *name* (the default pool is made on first use).
+def _lookup(name: str, *, create_lane: bool = False) -> Outlet:
+    """The outlet registered under *name* (the default pool is made on first use).
 
     With *create_lane*, an unknown name gets a new one-thread lane (`dedicated`).
     """
@@ -293,11 +292,11 @@ def _lookup(name: str, *, create_lane: bool = False) -> Adapter:
                 )
             if name == "default":
                 pool = BridgePool(settings.default_workers, "default")
-                entry = _Entry(Adapter(pool, owned=True), shutdown_with_bridge=True)
+                entry = _Entry(Outlet(pool, owned=True), shutdown_with_bridge=True)
             elif create_lane:
                 pool = BridgePool(1, name, idle_timeout=None, lends=False)
                 entry = _Entry(
-                    Adapter(pool, owned=True), shutdown_with_bridge=True, dedicated=True
+                    Outlet(pool, owned=True), shutdown_with_bridge=True, dedicated=True
                 )
             else:
                 raise ValueError(
@@ -307,8 +306,8 @@ def _lookup(name: str, *, create_lane: bool = False) -> Adapter:
                 )
             _entries[name] = entry  # published complete, under the lock
         if name == "default":
-            _default = entry.adapter
-        return entry.adapter
+            _default = entry.outlet
+        return entry.outlet
 
 
 def _is_executor(obj: object) -> bool:
@@ -318,8 +317,8 @@ def _is_executor(obj: object) -> bool:
     )
 
 
-def resolve(executor: object, param: str = "executor") -> Adapter:
-    """Turn an ``executor=`` argument (None, a name, an executor) into an adapter.
+def resolve(executor: object, param: str = "executor") -> Outlet:
+    """Turn an ``executor=`` argument (None, a name, an executor) into an outlet.
 
     An executor is a `concurrent.futures.Executor`, `SYNC_CALLER`, or any object
     with a ``submit(fn, *args)`` method returning a `concurrent.futures.Future`
@@ -330,26 +329,26 @@ def resolve(executor: object, param: str = "executor") -> Adapter:
         ValueError: an unknown name (the message lists the known ones).
     """
     if executor is None:
-        return default_adapter()
+        return _default_outlet()
     if isinstance(executor, str):
         return _lookup(executor)
     if executor is SYNC_CALLER:
-        return _SYNC_CALLER_ADAPTER
+        return _SYNC_CALLER_OUTLET
     if _is_executor(executor):
         for entry in list(_entries.values()):
-            if entry.adapter.executor is executor:
-                return entry.adapter
+            if entry.outlet.executor is executor:
+                return entry.outlet
         in_process = not isinstance(executor, concurrent.futures.Executor)
         foreign: Any = executor  # an Executor, or duck-typed like one
         try:
             with _lock:
-                adapter = _foreign.get(foreign)
-                if adapter is None:
-                    adapter = Adapter(foreign, owned=False, in_process=in_process)
-                    _foreign[foreign] = adapter
+                outlet = _foreign.get(foreign)
+                if outlet is None:
+                    outlet = Outlet(foreign, owned=False, in_process=in_process)
+                    _foreign[foreign] = outlet
         except TypeError:  # not weak-referenceable: no shared statistics then
-            return Adapter(foreign, owned=False, in_process=in_process)
-        return adapter
+            return Outlet(foreign, owned=False, in_process=in_process)
+        return outlet
     raise TypeError(
         f"{param} must be None, a registered executor name, a "
         f"concurrent.futures.Executor or an object with a submit() method, got "
@@ -424,16 +423,16 @@ def register(
     in_process = not isinstance(executor, concurrent.futures.Executor)
     with _lock:
         previous = _entries.get(name)
-        if previous is not None and previous.adapter.executor is executor:
+        if previous is not None and previous.outlet.executor is executor:
             previous.shutdown_with_bridge = shutdown_with_bridge
             return
         _entries[name] = _Entry(
-            Adapter(executor, owned=False, in_process=in_process), shutdown_with_bridge
+            Outlet(executor, owned=False, in_process=in_process), shutdown_with_bridge
         )
         if name == "default":
             _default = None
-    if previous is not None and previous.adapter.owned:
-        previous.adapter.executor.shutdown(wait=False)
+    if previous is not None and previous.outlet.owned:
+        previous.outlet.executor.shutdown(wait=False)
 
 
 def dedicated(name: str) -> concurrent.futures.Executor:
@@ -457,13 +456,13 @@ def dedicated(name: str) -> concurrent.futures.Executor:
         True
     """
     _check_name(name)
-    adapter = _lookup(name, create_lane=True)
-    if not isinstance(adapter.executor, BridgePool) or adapter.executor.lends:
+    outlet = _lookup(name, create_lane=True)
+    if not isinstance(outlet.executor, BridgePool) or outlet.executor.lends:
         raise ValueError(
-            f"the name {name!r} is registered to {adapter.executor!r}, which is not "
+            f"the name {name!r} is registered to {outlet.executor!r}, which is not "
             "a dedicated executor; choose another name"
         )
-    return adapter.executor
+    return outlet.executor
 
 
 def shutdown(wait: bool = True, cancel_futures: bool = False) -> None:
@@ -496,7 +495,7 @@ def shutdown(wait: bool = True, cancel_futures: bool = False) -> None:
         _default = None
     stop_portals(time.monotonic() + settings.exit_grace)
     for entry in closing.values():
-        _shut(entry.adapter.executor, wait=wait, cancel_futures=cancel_futures)
+        _shut(entry.outlet.executor, wait=wait, cancel_futures=cancel_futures)
 
 
 def _shut(executor: object, *, wait: bool, cancel_futures: bool) -> None:
@@ -517,19 +516,19 @@ def stats() -> Mapping[str, ExecutorStats]:
     """
     with _lock:
         entries = dict(_entries)
-    return {name: entry.adapter.stats() for name, entry in sorted(entries.items())}
+    return {name: entry.outlet.stats() for name, entry in sorted(entries.items())}
 
 
 # ------------------------------------------------------------------ lifecycle
 
 
 def _resize_default(workers: int) -> None:
-    adapter = _default
-    if adapter is not None and isinstance(adapter.executor, BridgePool):
-        adapter.executor.set_max_workers(workers)
+    outlet = _default
+    if outlet is not None and isinstance(outlet.executor, BridgePool):
+        outlet.executor.set_max_workers(workers)
 
 
-on_workers_change.append(_resize_default)
+when_default_workers_change(_resize_default)
 
 
 def _at_exit() -> None:
@@ -549,15 +548,15 @@ def _at_exit() -> None:
         _entries.clear()
         _default = None
     close_portals_for_exit()
-    pools = [e.adapter.executor for e in closing if e.adapter.owned]
+    pools = [e.outlet.executor for e in closing if e.outlet.owned]
     for pool in pools:
         pool.close(cancel_queued=True)  # type: ignore[attr-defined]
     stop_portals(deadline)
     for pool in pools:
         pool.join(max(0.0, deadline - time.monotonic()))  # type: ignore[attr-defined]
     for entry in closing:
-        if not entry.adapter.owned:
-            _shut(entry.adapter.executor, wait=False, cancel_futures=True)
+        if not entry.outlet.owned:
+            _shut(entry.outlet.executor, wait=False, cancel_futures=True)
     own = state.own_loop
     if own is not None:
         state.own_loop = None

@@ -23,11 +23,16 @@ from asyncbridge._backends import (
 )
 from asyncbridge._core._hooks import HOOKS, trace_run_in_thread
 from asyncbridge._core._state import state
-from asyncbridge._core._validate import check_bool, check_sync_callable, describe
+from asyncbridge._core._validate import (
+    check_bool,
+    check_executor,
+    check_sync_callable,
+    describe,
+)
 from asyncbridge._core._waits import ThreadWaits, Wait, here, serve_until
 from asyncbridge._core._wrapping import wraps
 
-from ._executors import Adapter, default_adapter, resolve
+from ._executors import Outlet, resolve
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -147,21 +152,21 @@ def thread_context() -> contextvars.Context:
 
 
 def _job(
-    adapter: Adapter,
+    outlet: Outlet,
     sync_fn: Callable[..., T],
     args: tuple[Any, ...],
     kwargs: dict[str, Any] | None,
     context: contextvars.Context | None = None,
 ) -> ThreadJob[T]:
     target = functools.partial(sync_fn, **kwargs) if kwargs else sync_fn
-    if context is None and adapter.marks_threads:
+    if context is None and outlet.marks_threads:
         context = thread_context()
-    if HOOKS and adapter.marks_threads:  # asyncbridge.instrumentation: report the hop
+    if HOOKS and outlet.marks_threads:  # asyncbridge.instrumentation: report the hop
         target = trace_run_in_thread(target)
     return ThreadJob(target, args, context)
 
 
-def _check_context(context: object, adapter: Adapter | None) -> None:
+def _check_context(context: object, outlet: Outlet | None) -> None:
     """Check a ``context=`` argument (and that its executor runs in this process)."""
     if context is None:
         return
@@ -169,15 +174,15 @@ def _check_context(context: object, adapter: Adapter | None) -> None:
         raise TypeError(
             f"context must be a contextvars.Context or None, got {describe(context)}"
         )
-    if adapter is not None and not adapter.marks_threads:
+    if outlet is not None and not outlet.marks_threads:
         raise ValueError(
             f"context= needs an executor that runs the call in this process; "
-            f"{adapter.executor!r} may not (contextvars do not travel)"
+            f"{outlet.executor!r} may not (contextvars do not travel)"
         )
 
 
 async def offload(
-    adapter: Adapter,
+    outlet: Outlet,
     sync_fn: Callable[..., T],
     args: tuple[Any, ...],
     kwargs: dict[str, Any] | None = None,
@@ -185,13 +190,13 @@ async def offload(
     cancellable: bool = False,
     context: contextvars.Context | None = None,
 ) -> T:
-    """The one async→sync path: run ``sync_fn(*args, **kwargs)`` on *adapter*.
+    """The one async→sync path: run ``sync_fn(*args, **kwargs)`` on *outlet*.
 
     `run_in_thread`, `asyncify` and the decorators' ``.aio`` forms all come here;
     see `run_in_thread` for the rules.
     """
-    job = _job(adapter, sync_fn, args, kwargs, context)
-    return await await_thread_job(job, adapter.put, cancellable)
+    job = _job(outlet, sync_fn, args, kwargs, context)
+    return await await_thread_job(job, outlet.put, cancellable)
 
 
 class _Outcome:
@@ -237,7 +242,7 @@ class _Outcome:
 
 
 def offload_blocking(
-    adapter: Adapter,
+    outlet: Outlet,
     sync_fn: Callable[..., T],
     args: tuple[Any, ...],
     kwargs: dict[str, Any] | None,
@@ -258,13 +263,13 @@ def offload_blocking(
     """
     owner = here()
     outcome = _Outcome(owner, name)
-    job = _job(adapter, sync_fn, args, kwargs)
+    job = _job(outlet, sync_fn, args, kwargs)
     job.deliver = outcome.deliver
     wait = Wait(owner, f"{name} in a worker thread", sync=True, loop=current_token())
     wait.begin()
     try:
         job.join(wait)
-        adapter.put(job)
+        outlet.put(job)
         try:
             finished = serve_until(outcome, owner, timeout)
         except BaseException:  # KeyboardInterrupt while waiting
@@ -364,17 +369,17 @@ async def run_in_thread(
     _check_fn(sync_fn, "run_in_thread")
     if cancellable is not False:
         check_bool(cancellable, "cancellable")
-    adapter = default_adapter() if executor is None else resolve(executor)
+    outlet = resolve(executor)
     if context is not None:
-        _check_context(context, adapter)
+        _check_context(context, outlet)
     elif limiter is None and not HOOKS:  # the common case, inlined (hooks: see _job)
         job = ThreadJob(
-            sync_fn, args, thread_context() if adapter.marks_threads else None
+            sync_fn, args, thread_context() if outlet.marks_threads else None
         )
-        return await await_thread_job(job, adapter.put, cancellable)
+        return await await_thread_job(job, outlet.put, cancellable)
     if limiter is None:
         return await offload(
-            adapter, sync_fn, args, cancellable=cancellable, context=context
+            outlet, sync_fn, args, cancellable=cancellable, context=context
         )
     checked = _check_limiter(limiter)
     if isinstance(checked, int):
@@ -382,7 +387,7 @@ async def run_in_thread(
     assert checked is not None  # noqa: S101
     async with checked:
         return await offload(
-            adapter, sync_fn, args, cancellable=cancellable, context=context
+            outlet, sync_fn, args, cancellable=cancellable, context=context
         )
 
 
@@ -424,18 +429,19 @@ def asyncify(
     check_sync_callable(sync_fn, "asyncify")
     check_bool(cancellable, "cancellable")
     checked = _check_limiter(limiter)
-    if executor is not None and not isinstance(executor, str):
-        _check_context(context, resolve(executor))  # a name may be registered later
-    else:
-        _check_context(context, None)
+    check_executor(executor, "asyncify")
+    # A name is looked up at each call (it may be registered later); an executor
+    # object now, to refuse context= for one that leaves this process.
+    named = executor is None or isinstance(executor, str)
+    _check_context(context, None if named else resolve(executor))
     per_loop = _PerLoopLimiters() if isinstance(checked, int) else None
 
     @wraps(sync_fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        adapter = default_adapter() if executor is None else resolve(executor)
+        outlet = resolve(executor)
         if checked is None:
             return await offload(
-                adapter, sync_fn, args, kwargs, cancellable=cancellable, context=context
+                outlet, sync_fn, args, kwargs, cancellable=cancellable, context=context
             )
         limiter_now = (
             checked
@@ -444,7 +450,7 @@ def asyncify(
         )
         async with limiter_now:
             return await offload(
-                adapter, sync_fn, args, kwargs, cancellable=cancellable, context=context
+                outlet, sync_fn, args, kwargs, cancellable=cancellable, context=context
             )
 
     return wrapper

@@ -24,7 +24,7 @@ import anyio
 from asyncbridge._backends import SyncJob
 from asyncbridge._backends._greenlet import ReentryLoop
 from asyncbridge._core._errors import LoopConflictError
-from asyncbridge._core._waits import chain_of, set_chain
+from asyncbridge._core._waits import CHAIN
 
 from ._route import Route, route
 from ._sync import run_job
@@ -210,7 +210,7 @@ class Session:
                 job, last = queue.popleft()
                 job.task, job.scope = host.task, host.scope
                 # Steps run in this one task; each sees its caller's chain of waits.
-                set_chain(chain_of(job.context))
+                CHAIN.set(job.context.get(CHAIN, ()))
                 if job.cancel_requested:  # asked before the step started
                     (host.task or host.scope).cancel()  # type: ignore[union-attr]
                 await _run_step(job)

@@ -155,7 +155,7 @@ class _Thread:
     def done(self) -> None:
         """The running item has ended (the `finished` callback of `Runnable.run`)."""
         self.finished = True
-        self.pool.item_done(self)
+        self.pool.item_ended(self)
 
 
 _STOP: Final[Any] = object()  # handed to a parked thread: leave
@@ -317,7 +317,7 @@ class BridgePool(concurrent.futures.Executor):
         self._threads.add(worker)
         worker.start()  # under the lock: join() never sees a thread not started
 
-    def item_done(self, thread: _Thread) -> None:
+    def item_ended(self, thread: _Thread) -> None:
         """An item ended on *thread*: count it, then give it the next or park it."""
         with self._lock:
             self._busy -= 1
@@ -354,7 +354,7 @@ class BridgePool(concurrent.futures.Executor):
                     item.run(done)
                 finally:
                     if not thread.finished:  # a Runnable that raised: count it
-                        self.item_done(thread)
+                        self.item_ended(thread)
                 del item  # an idle thread must not keep the last item's objects
                 if thread.woken:  # parked by `done`: wait for a hand-off
                     thread.woken = False
@@ -466,15 +466,15 @@ class BridgePool(concurrent.futures.Executor):
                 return False
         return True
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: refuse work (the parent's threads do not exist here)."""
+        self._forked = True
+        self._lock = threading.Lock()  # it may have been held by a parent thread
+
     @property
     def is_shutdown(self) -> bool:
         """True once the pool no longer accepts work."""
         return self._shutdown or self._forked
-
-    def forget_after_fork(self) -> None:
-        """In a forked child: make this pool, inherited from the parent, unusable."""
-        self._forked = True
-        self._lock = threading.Lock()  # the parent's may have been held at the fork
 
     def stats(self) -> tuple[int, int, int, int]:
         """Return (workers, busy, queued, completed), a consistent snapshot."""

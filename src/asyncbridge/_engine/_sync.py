@@ -32,13 +32,7 @@ from asyncbridge._core._validate import (
     describe,
     qualified_name,
 )
-from asyncbridge._core._waits import (
-    Wait,
-    chain,
-    describe_chain,
-    serve_until,
-    set_chain,
-)
+from asyncbridge._core._waits import CHAIN, Wait, chain, describe_chain, serve_until
 from asyncbridge._core._wrapping import wraps
 
 from ._route import check_not_blocked, route
@@ -71,8 +65,8 @@ def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float, wait: Wait) 
     stacks = [
         f"--- thread {names.get(ident, ident)!r}:\n"
         + "".join(traceback.format_stack(frame))
-        # `sys._current_frames` is documented API (as faulthandler's dump)
-        for ident, frame in sys._current_frames().items()  # pyright: ignore[reportPrivateUsage]
+        # documented API (as faulthandler's dump); pyright: private by its name
+        for ident, frame in sys._current_frames().items()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
         if ident != me
     ]
     logger.warning(
@@ -216,7 +210,7 @@ def run_job(
         raise
     inflight = None if portal is None else portal.inflight
     try:
-        job.context.run(set_chain, waits)
+        job.context.run(_set_chain, waits)
         if inflight is not None:
             inflight.add(job)
         (handle.submit if submit is None else submit)(job)
@@ -228,6 +222,10 @@ def run_job(
         if parent_job is not None:
             parent_job.disown(job, handle)
     return _outcome(job, timed_out, timeout, portal)
+
+
+def _set_chain(waits: tuple[Wait, ...]) -> None:
+    CHAIN.set(waits)
 
 
 def _on_own_loop(

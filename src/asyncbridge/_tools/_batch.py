@@ -16,20 +16,28 @@ import asyncio
 import enum
 import inspect
 import time
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, cast, overload
 
 import anyio
 
 from asyncbridge._core._detect import is_async_callable
-from asyncbridge._core._validate import check_bool, check_timeout, describe
+from asyncbridge._core._validate import (
+    check_bool,
+    check_callable,
+    check_int,
+    check_timeout,
+    describe,
+    reject_coroutine,
+)
 from asyncbridge._engine._offload import run_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
 __all__ = [
-    "DEFAULT_CONCURRENCY",
+    "DEFAULT_LIMIT",
     "OutcomeStatus",
     "TaskOutcome",
     "batch_execute",
@@ -40,7 +48,7 @@ __all__ = [
 T = TypeVar("T")
 A = TypeVar("A")
 
-DEFAULT_CONCURRENCY: Final = 10
+DEFAULT_LIMIT: Final = 10
 
 # How an item runs (see `_prepare`).
 _AWAIT: Final = 0  # an awaitable: await it
@@ -84,15 +92,22 @@ class TaskOutcome(Generic[T]):
 # ------------------------------------------------------------------ checks
 
 
-def _check_limit(value: object, func: str, param: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"{func}() expected an int for {param} (how many run at once), got "
-            f"{value!r}"
+def _the_limit(limit: object, concurrency: object, func: str) -> object:
+    """The bound given to a call: ``limit=``, or the deprecated ``concurrency=``."""
+    if concurrency is not None:
+        if limit != DEFAULT_LIMIT:
+            raise TypeError(
+                f"{func}() got both limit= and concurrency=; concurrency= is the old "
+                "name of limit=: give limit= only"
+            )
+        warnings.warn(
+            f"{func}(concurrency=...) is deprecated: the bound is called limit= in "
+            "gather_limited(), map_async() and batch_execute() alike",
+            DeprecationWarning,
+            stacklevel=3,
         )
-    if value < 1:
-        raise ValueError(f"{func}() needs {param} of at least 1, got {value!r}")
-    return value
+        return concurrency
+    return limit
 
 
 def _close_all(items: Iterable[object]) -> None:
@@ -141,12 +156,7 @@ def _prepare(
 
 
 def _as_list(items: object, func: str, param: str) -> list[Any]:
-    if inspect.iscoroutine(items):
-        items.close()
-        raise TypeError(
-            f"{func}() expected an iterable for {param}, got the coroutine "
-            f"{describe(items)}"
-        )
+    reject_coroutine(items, func, param, "Await it first.", expected="an iterable")
     if not hasattr(type(items), "__iter__") and hasattr(type(items), "__aiter__"):
         raise TypeError(
             f"{func}() expected an iterable for {param}, but {describe(items)} is an "
@@ -163,14 +173,8 @@ def _as_list(items: object, func: str, param: str) -> list[Any]:
 
 
 def _check_callable(fn: object, func: str, param: str) -> None:
-    if inspect.iscoroutine(fn):
-        fn.close()
-        raise TypeError(
-            f"{func}() expected a function for {param}, but got the coroutine "
-            f"{describe(fn)}: notice the parentheses? Pass the function itself"
-        )
-    if not callable(fn):
-        raise TypeError(f"{func}() expected a callable for {param}, got {describe(fn)}")
+    reject_coroutine(fn, func, param, "Pass the function itself.")
+    check_callable(fn, param, func=func)
 
 
 async def _execute(kind: int, item: Any) -> Any:
@@ -202,8 +206,8 @@ async def _attempt(
     return OutcomeStatus.TIMED_OUT, None, error
 
 
-class _Run:
-    """The worker pool of one call: its task group, and the first fatal error."""
+class _Workers:
+    """The worker tasks of one call: its task group, and the first fatal error."""
 
     __slots__ = ("failure", "indices", "scope", "stopped")
 
@@ -258,21 +262,23 @@ class _Run:
 
 def _prepare_batch(
     tasks: object,
+    limit: object,
     concurrency: object,
     timeout: object,
     retry: object,
     on_progress: object,
     fail_fast: object,
-) -> list[tuple[int, Any]]:
-    """Check `batch_execute`'s arguments and classify (and decorate) its tasks."""
+) -> tuple[int, list[tuple[int, Any]]]:
+    """Check `batch_execute`'s arguments: its limit, and its tasks classified."""
     try:
-        _check_limit(concurrency, "batch_execute", "concurrency")
+        bound = _the_limit(limit, concurrency, "batch_execute")
+        size = check_int(bound, "limit", func="batch_execute")
         check_timeout(timeout)
         if retry is not None:
             _check_callable(retry, "batch_execute", "retry")
         if on_progress is not None:
             _check_callable(on_progress, "batch_execute", "on_progress")
-        check_bool(fail_fast, "fail_fast")
+        check_bool(fail_fast, "fail_fast", func="batch_execute")
     except (TypeError, ValueError):
         if isinstance(tasks, list | tuple):
             _close_all(cast("Iterable[object]", tasks))  # none of them will run
@@ -280,13 +286,13 @@ def _prepare_batch(
     items = _as_list(tasks, "batch_execute", "tasks")
     runners = _prepare(items, "batch_execute", "tasks", allow_awaitables=retry is None)
     if retry is None:
-        return runners
+        return size, runners
     decorate = cast("Callable[[Callable[..., Any]], Callable[..., Any]]", retry)
     decorated = [decorate(item) for _, item in runners]
-    return [(_ASYNC if is_async_callable(fn) else _SYNC, fn) for fn in decorated]
+    return size, [(_ASYNC if is_async_callable(fn) else _SYNC, fn) for fn in decorated]
 
 
-class _Batch(_Run):
+class _Batch(_Workers):
     """One `batch_execute` call: its workers record an outcome per task."""
 
     __slots__ = (
@@ -373,30 +379,30 @@ class _Batch(_Run):
 @overload
 async def gather_limited(
     *awaitables_or_calls: Awaitable[T] | Callable[[], Awaitable[T]],
-    limit: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     return_exceptions: Literal[False] = False,
 ) -> list[T]: ...
 @overload
 async def gather_limited(
     *awaitables_or_calls: Awaitable[T] | Callable[[], Awaitable[T]],
-    limit: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     return_exceptions: bool,
 ) -> list[T | Exception]: ...
 @overload
 async def gather_limited(
     *awaitables_or_calls: Awaitable[T] | Callable[[], Awaitable[T]] | Callable[[], T],
-    limit: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     return_exceptions: Literal[False] = False,
 ) -> list[T]: ...
 @overload
 async def gather_limited(
     *awaitables_or_calls: Awaitable[T] | Callable[[], Awaitable[T]] | Callable[[], T],
-    limit: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     return_exceptions: bool,
 ) -> list[T | Exception]: ...
 async def gather_limited(
     *awaitables_or_calls: Any,
-    limit: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     return_exceptions: bool = False,
 ) -> list[Any]:
     """Run awaitables and zero-argument callables with at most *limit* at once.
@@ -437,14 +443,14 @@ async def gather_limited(
     """
     items = list(awaitables_or_calls)
     try:
-        _check_limit(limit, "gather_limited", "limit")
+        check_int(limit, "limit", func="gather_limited")
         check_bool(return_exceptions, "return_exceptions", func="gather_limited")
     except (TypeError, ValueError):
         _close_all(items)  # none of them will run
         raise
     runners = _prepare(items, "gather_limited", "awaitables_or_calls")
     results: list[Any] = [None] * len(items)
-    run = _Run(len(items))
+    run = _Workers(len(items))
     cancelled = anyio.get_cancelled_exc_class()
 
     async def worker() -> None:
@@ -473,22 +479,23 @@ async def map_async(
     fn: Callable[[A], Awaitable[T]],
     items: Iterable[A],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
 ) -> list[T]: ...
 @overload
 async def map_async(
     fn: Callable[[A], T],
     items: Iterable[A],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
 ) -> list[T]: ...
 async def map_async(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
+    concurrency: int | None = None,
 ) -> list[Any]:
-    """Apply *fn* to every item with at most *concurrency* calls at once, in order.
+    """Apply *fn* to every item with at most *limit* calls at once, in order.
 
     The async counterpart of ``list(map(fn, items))``: an async *fn* is called and
     awaited on the loop; a sync one runs in worker threads (by `run_in_thread`'s
@@ -501,29 +508,31 @@ async def map_async(
     Args:
         fn: a one-argument callable, sync or async.
         items: any iterable (not an async one).
-        concurrency: how many calls run at once (at least 1).
+        limit: how many calls run at once (at least 1).
+        concurrency: the deprecated name of *limit* (a `DeprecationWarning`).
 
     Returns:
         ``[fn(item) for item in items]``, awaited, in input order.
 
     Raises:
         TypeError: *fn* is not callable, *items* is not iterable, or
-            *concurrency* is not an int (nothing is started).
-        ValueError: *concurrency* is below 1.
+            *limit* is not an int (nothing is started).
+        ValueError: *limit* is below 1.
         Exception: the first exception a call raised, unchanged.
 
     Example:
         >>> import asyncio, asyncbridge as ab
         >>> async def double(n: int) -> int:
         ...     return 2 * n
-        >>> asyncio.run(ab.map_async(double, range(5), concurrency=2))
+        >>> asyncio.run(ab.map_async(double, range(5), limit=2))
         [0, 2, 4, 6, 8]
     """
     _check_callable(fn, "map_async", "fn")
-    _check_limit(concurrency, "map_async", "concurrency")
+    bound = _the_limit(limit, concurrency, "map_async")
+    limit = check_int(bound, "limit", func="map_async")
     values = _as_list(items, "map_async", "items")
     results: list[Any] = [None] * len(values)
-    run = _Run(len(values))
+    run = _Workers(len(values))
     cancelled = anyio.get_cancelled_exc_class()
     is_async = is_async_callable(fn)
 
@@ -543,7 +552,7 @@ async def map_async(
                 run.fail(exc)
                 return
 
-    await run.run(min(concurrency, len(values)), worker)
+    await run.run(min(limit, len(values)), worker)
     return results
 
 
@@ -551,7 +560,7 @@ async def map_async(
 async def batch_execute(
     tasks: Iterable[Callable[[], Awaitable[T]] | Awaitable[T]],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     timeout: float | None = None,  # noqa: ASYNC109 - per task, not for the call
     retry: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
     on_progress: Callable[[int, int], object] | None = None,
@@ -561,7 +570,7 @@ async def batch_execute(
 async def batch_execute(
     tasks: Iterable[Callable[[], T]],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     timeout: float | None = None,  # noqa: ASYNC109 - per task, not for the call
     retry: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
     on_progress: Callable[[int, int], object] | None = None,
@@ -570,13 +579,14 @@ async def batch_execute(
 async def batch_execute(
     tasks: Iterable[Any],
     *,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    limit: int = DEFAULT_LIMIT,
     timeout: float | None = None,  # noqa: ASYNC109 - per task, not for the call
     retry: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None,
     on_progress: Callable[[int, int], object] | None = None,
     fail_fast: bool = False,
+    concurrency: int | None = None,
 ) -> list[TaskOutcome[Any]]:
-    """Run many tasks, at most *concurrency* at once, and report how each one went.
+    """Run many tasks, at most *limit* at once, and report how each one went.
 
     Tasks are zero-argument callables (async ones awaited on the loop, sync ones
     run in worker threads) or awaitables. Every task gets a `TaskOutcome`, in input
@@ -597,7 +607,7 @@ async def batch_execute(
 
     Args:
         tasks: zero-argument callables (sync or async) or awaitables.
-        concurrency: how many run at once (at least 1).
+        limit: how many run at once (at least 1).
         timeout: seconds allowed per task (None: no limit).
         retry: a decorator applied to each task callable (awaitables cannot be
             retried: pass callables).
@@ -606,6 +616,7 @@ async def batch_execute(
             out); calls are made one at a time, with ``done`` increasing. An
             exception it raises cancels the batch and propagates.
         fail_fast: cancel the other tasks at the first failure or timeout.
+        concurrency: the deprecated name of *limit* (a `DeprecationWarning`).
 
     Returns:
         One `TaskOutcome` per task, in input order ([] for no tasks).
@@ -614,7 +625,7 @@ async def batch_execute(
         TypeError: a task is neither callable nor awaitable, an awaitable is given
             with *retry*, or an option has the wrong type (nothing is started, and
             the coroutines given are closed).
-        ValueError: *concurrency* below 1 or a negative *timeout*.
+        ValueError: *limit* below 1 or a negative *timeout*.
 
     Example:
         >>> import asyncio, asyncbridge as ab
@@ -622,16 +633,18 @@ async def batch_execute(
         ...     return "done"
         >>> def boom() -> str:
         ...     raise ValueError("no")
-        >>> outcomes = asyncio.run(ab.batch_execute([ok, boom], concurrency=2))
+        >>> outcomes = asyncio.run(ab.batch_execute([ok, boom], limit=2))
         >>> [(str(o.status), o.value, type(o.error).__name__) for o in outcomes]
         [('ok', 'done', 'NoneType'), ('failed', None, 'ValueError')]
     """
-    runners = _prepare_batch(tasks, concurrency, timeout, retry, on_progress, fail_fast)
+    limit, runners = _prepare_batch(
+        tasks, limit, concurrency, timeout, retry, on_progress, fail_fast
+    )
     if not runners:
         return []
     batch = _Batch(runners, timeout, on_progress, fail_fast=fail_fast)
     try:
-        await batch.run(min(concurrency, len(runners)), batch.worker)
+        await batch.run(min(limit, len(runners)), batch.worker)
     finally:
         _close_all(item for _, item in (runners[i] for i in batch.unstarted()))
     return [

@@ -22,6 +22,7 @@ from typing import (
     Protocol,
     Self,
     TypeVar,
+    cast,
     overload,
 )
 
@@ -38,12 +39,13 @@ from asyncbridge._core._detect import (
 )
 from asyncbridge._core._validate import (
     check_async_target,
+    check_executor,
     check_timeout,
     describe,
     qualified_name,
 )
 from asyncbridge._core._wrapping import PLAIN_TYPES, is_awaitable, wraps
-from asyncbridge._engine._executors import default_adapter, resolve
+from asyncbridge._engine._executors import resolve
 from asyncbridge._engine._offload import offload, offload_blocking
 from asyncbridge._engine._route import warn_blocking
 from asyncbridge._engine._sync import run_sync_internal
@@ -191,11 +193,11 @@ async def _in_thread(
     cancelled) and the thread's result is discarded; without, a cancelled caller
     waits for the thread.
     """
-    adapter = default_adapter() if executor is None else resolve(executor)
+    outlet = resolve(executor)
     if limit is None:
-        return await offload(adapter, fn, args, kwargs)
+        return await offload(outlet, fn, args, kwargs)
     with anyio.fail_after(limit):
-        return await offload(adapter, fn, args, kwargs, cancellable=True)
+        return await offload(outlet, fn, args, kwargs, cancellable=True)
 
 
 async def _await_within(aw: Awaitable[T], limit: float | None) -> T:
@@ -229,8 +231,8 @@ def _run_off_loop(
         here,
         advice="it runs in a worker thread meanwhile; await its .aio(...) form instead",
     )
-    adapter = default_adapter() if executor is None else resolve(executor)
-    return offload_blocking(adapter, fn, args, kwargs, timeout, name)
+    outlet = resolve(executor)
+    return offload_blocking(outlet, fn, args, kwargs, timeout, name)
 
 
 # ------------------------------------------------------------------ layout
@@ -299,7 +301,7 @@ def _async_safe_of_sync(
         result = fn(*args, **kwargs)
         if type(result) in plain:
             return result
-        return _resolve(fn, result, timeout, policy)
+        return _run_returned(fn, result, timeout, policy)
 
     async def aio(*args: Any, **kwargs: Any) -> Any:
         result = await _in_thread(fn, args, kwargs, None, None)
@@ -310,7 +312,7 @@ def _async_safe_of_sync(
     return call, aio, False
 
 
-def _resolve(
+def _run_returned(
     fn: object, result: object, timeout: float | None, policy: ConflictPolicy | None
 ) -> Any:
     """The slow path of a sync target: run the awaitable it returned, if it did."""
@@ -439,19 +441,6 @@ def _mixed_of_sync(
     return call, aio, False
 
 
-def _check_executor(executor: object) -> str | Executor | None:
-    if executor is None:
-        return None
-    if isinstance(executor, str):
-        if not executor:
-            raise ValueError(
-                "executor must be a registered executor name, not an empty string"
-            )
-        return executor  # looked up at each call: it may be registered later
-    resolve(executor)  # TypeError naming `executor` unless it is an Executor
-    return executor  # type: ignore[return-value]
-
-
 @overload
 def mixed_execution_safe(
     fn: Callable[P, Coroutine[Any, Any, T]], /
@@ -539,7 +528,9 @@ def mixed_execution_safe(
     """
     if fn is not None:
         _check(fn, "mixed_execution_safe")
-    checked_executor = _check_executor(executor)
+    checked_executor = cast(
+        "str | Executor | None", check_executor(executor, "mixed_execution_safe")
+    )
     checked_timeout = check_timeout(timeout)
 
     def make(target: Any) -> _Parts:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -18,7 +17,12 @@ import anyio
 
 from asyncbridge._core._config import ConflictPolicy, check_conflict_policy
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
-from asyncbridge._core._validate import check_backend, describe
+from asyncbridge._core._validate import (
+    check_backend,
+    check_executor,
+    describe,
+    reject_coroutine,
+)
 from asyncbridge._engine._executors import resolve
 from asyncbridge._engine._offload import run_in_thread
 from asyncbridge._engine._pinned import Session, ThreadSessions, pick_route
@@ -61,18 +65,13 @@ _END: Any = object()  # the end of an iteration, passed across threads
 
 
 def _reject_coroutine(obj: object, func: str, param: str) -> None:
-    if inspect.iscoroutine(obj):
-        obj.close()  # never awaited: close it so Python does not warn as well
-        raise TypeError(
-            f"{func}() expected {param} to be an object, but got the coroutine "
-            f"{describe(obj)}; a coroutine is neither an iterable nor a context "
-            "manager: await it"
-        )
-
-
-def _check_executor(executor: object) -> None:
-    if executor is not None and not isinstance(executor, str):
-        resolve(executor)  # TypeError now; a name may be registered later
+    reject_coroutine(
+        obj,
+        func,
+        param,
+        "A coroutine is neither an iterable nor a context manager: await it.",
+        expected="an object",
+    )
 
 
 def _check_run_options(backend: object, on_loop_conflict: object) -> None:
@@ -244,7 +243,7 @@ def iterate_in_thread(
             f"iterate_in_thread() expected an iterable for iterable, got "
             f"{describe(iterable)}"
         ) from None
-    _check_executor(executor)
+    check_executor(executor, "iterate_in_thread")
     return ThreadIterator(iterator, executor)
 
 
@@ -487,7 +486,7 @@ def async_context(
             "async_context() expected a context manager (with __enter__ and "
             f"__exit__) for cm, got {describe(cm)}{hint}"
         )
-    _check_executor(executor)
+    check_executor(executor, "async_context")
     return AsyncContext(cm, executor)
 
 

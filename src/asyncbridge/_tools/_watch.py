@@ -77,8 +77,8 @@ def is_idle(frame: FrameType, backend: str) -> bool:
     Only the loop's own wait counts: user code waiting in a selector or on a lock is
     a blocking call.
     """
-    if frame.f_globals.get("__name__", "") == __name__:
-        return True  # the heartbeat itself: the loop has just turned
+    if frame.f_code in _ON_LOOP:
+        return True  # the watch's own callback: the loop has just turned
     return named(backend).idle_frame(frame)
 
 
@@ -261,7 +261,9 @@ class LoopWatch:
             if self._next_due != due:
                 continue  # the loop turned in time
             target = self._target
-            frame = sys._current_frames().get(self._ident)  # type: ignore[arg-type]
+            # documented in sys (pyright: private by its name)
+            frames = sys._current_frames()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
+            frame = frames.get(self._ident)  # type: ignore[arg-type]
             if target.is_closed() or frame is None:
                 return  # the loop (or its thread) has ended: nothing left to watch
             self._overdue += 1
@@ -330,6 +332,14 @@ class LoopWatch:
                 )
         if HOOKS:
             emit(report)
+
+
+# The code the watch runs on the loop's thread. Compared by code object, not by
+# module name: a doctest or exec() namespace can carry this module's __name__.
+_ON_LOOP: Final = frozenset(
+    f.__code__
+    for f in (LoopWatch._install, LoopWatch._cancel_on_loop, LoopWatch._beat)  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
+)
 
 
 def watch_loop(

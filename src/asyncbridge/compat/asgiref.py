@@ -11,16 +11,16 @@ judged by asgiref's own test suite (``make compat``). See
 deadlocks detected) and what does not.
 """
 
-from ._asgiref import AsyncSingleThreadContext as AsyncSingleThreadContext
-from ._asgiref import AsyncToSync as AsyncToSync
-from ._asgiref import SyncToAsync as SyncToAsync
-from ._asgiref import ThreadSensitiveContext as ThreadSensitiveContext
-from ._asgiref import async_to_sync as async_to_sync
-from ._asgiref import install as install
-from ._asgiref import iscoroutinefunction as iscoroutinefunction
-from ._asgiref import markcoroutinefunction as markcoroutinefunction
-from ._asgiref import sync_to_async as sync_to_async
-from ._asgiref import uninstall as uninstall
+from ._asgiref_contexts import AsyncSingleThreadContext as AsyncSingleThreadContext
+from ._asgiref_contexts import ThreadSensitiveContext as ThreadSensitiveContext
+from ._asgiref_install import install as install
+from ._asgiref_install import uninstall as uninstall
+from ._asgiref_sync import AsyncToSync as AsyncToSync
+from ._asgiref_sync import SyncToAsync as SyncToAsync
+from ._asgiref_sync import async_to_sync as async_to_sync
+from ._asgiref_sync import iscoroutinefunction as iscoroutinefunction
+from ._asgiref_sync import markcoroutinefunction as markcoroutinefunction
+from ._asgiref_sync import sync_to_async as sync_to_async
 
 __all__ = [
     "AsyncSingleThreadContext",

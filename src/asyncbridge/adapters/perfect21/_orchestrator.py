@@ -196,7 +196,7 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
                 f"stage {stage_name!r} depends on {', '.join(map(repr, waiting))}, "
                 "which has not completed: run it first, or run execute_workflow()",
             )
-        return await self._run().stage(stage)
+        return await self._execution().stage(stage)
 
     execute_stage = ab.sync_twin(execute_stage_async)
 
@@ -211,7 +211,7 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
         """
         spec = self._loaded()
         self._stages = {stage.name: self._fresh(stage) for stage in spec.stages}
-        run = self._run()
+        run = self._execution()
         self._state, self._started, self._elapsed = "running", time.perf_counter(), None
         try:
             await run_jobs(
@@ -286,15 +286,15 @@ class WorkflowOrchestrator(ab.DualInterface, loop_bound=False):
             )
         return self._spec
 
-    def _run(self) -> _Run:
-        return _Run(
-            workflow_id=self._workflow_id,
+    def _execution(self) -> _Execution:
+        return _Execution(
             agents=self._agents,
             callbacks=self._callbacks,
+            workflow_id=self._workflow_id,
             stages=self._stages,
             fresh=self._fresh,
-            max_concurrency=self.max_concurrency,
             retry_wait=self._retry_wait,
+            max_concurrency=self.max_concurrency,
         )
 
     def _fresh(self, stage: StageSpec) -> StageResult:
@@ -356,31 +356,27 @@ def stage_verdict(stage: StageSpec, result: StageResult) -> str | None:
     return None
 
 
-class _Run:
-    """One call of ``execute_*``: owns the lock that keeps callbacks in order.
-
-    Given what it reads and fills of its orchestrator (`WorkflowOrchestrator._run`):
-    the stage results are the orchestrator's own dict, filled as stages run.
-    """
+class _Execution:
+    """One call of ``execute_*``: the state it works on, and its callbacks' lock."""
 
     def __init__(
         self,
         *,
+        agents: dict[str, Agent],
+        callbacks: dict[str, list[Callback]],
         workflow_id: str,
-        agents: Mapping[str, Agent],
-        callbacks: Mapping[str, list[Callback]],
         stages: dict[str, StageResult],
         fresh: Callable[[StageSpec], StageResult],
-        max_concurrency: int,
         retry_wait: float,
+        max_concurrency: int,
     ) -> None:
-        self.workflow_id = workflow_id
         self.agents = agents
         self.callbacks = callbacks
-        self.stages = stages
+        self.workflow_id = workflow_id
+        self.stages = stages  # the orchestrator's own dict: results land there
         self.fresh = fresh
-        self.max_concurrency = max_concurrency
         self.retry_wait = retry_wait
+        self.max_concurrency = max_concurrency
         self.lock = anyio.Lock()
 
     async def emit(self, event: str, **payload: Any) -> None:

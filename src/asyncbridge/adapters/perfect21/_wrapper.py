@@ -259,7 +259,7 @@ class AsyncCliWrapper:
             return BatchResult(status="empty")
         outcomes = await ab.batch_execute(
             [self._task_call(task) for task in items],
-            concurrency=self.max_concurrency,
+            limit=self.max_concurrency,
             on_progress=on_progress,
         )
         results: list[dict[str, Any]] = []

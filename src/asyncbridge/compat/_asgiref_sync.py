@@ -24,28 +24,25 @@ semantics, mapped onto asyncbridge's public API (``import asyncbridge as ab``):
   absorbs the cancellation, the task waits for the sync function and returns its
   value (asgiref's ``shield`` idiom); otherwise the task is cancelled at once.
 
-`install` makes ``asgiref.sync`` hand out these implementations (see its
-docstring); `uninstall` puts asgiref's own back.
+The state shared between calls (contextvars, the waiting caller, the contexts) is
+in `._asgiref_contexts`; `install` is in `._asgiref_install`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import functools
 import inspect
 import sys
 import threading
 import warnings
-import weakref
 from typing import (
     TYPE_CHECKING,
     Any,
     ClassVar,
     Generic,
     Protocol,
-    Self,
     TypeVar,
     cast,
     overload,
@@ -55,21 +52,34 @@ from typing_extensions import ParamSpec
 
 import asyncbridge as ab
 
+from ._asgiref_contexts import (
+    ASYNC_SINGLE_THREAD_CONTEXT,
+    CONTEXT_TO_THREAD_EXECUTOR,
+    THREAD_SENSITIVE_CONTEXT,
+    WAITING,
+    AsyncSingleThreadContext,
+    Changes,
+    Executors,
+    ThreadSensitiveContext,
+    Waiter,
+    adopt_local_data,
+    apply,
+    changes,
+    thread_sensitive_executor,
+)
+
 if TYPE_CHECKING:
+    import concurrent.futures
+    import weakref
     from collections.abc import Awaitable, Callable, Coroutine
-    from types import ModuleType, TracebackType
 
 __all__ = [
-    "AsyncSingleThreadContext",
     "AsyncToSync",
     "SyncToAsync",
-    "ThreadSensitiveContext",
     "async_to_sync",
-    "install",
     "iscoroutinefunction",
     "markcoroutinefunction",
     "sync_to_async",
-    "uninstall",
 ]
 
 _F = TypeVar("_F", bound="Callable[..., Any]")
@@ -90,230 +100,11 @@ else:  # pragma: no cover  (the venv's Python decides which branch runs)
 
     def markcoroutinefunction(func: _F) -> _F:
         """Mark *func* so that `iscoroutinefunction` reports True (Python 3.11)."""
-        # Python 3.11's asyncio.iscoroutinefunction() recognises this attribute.
-        func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+        # Python 3.11's asyncio.iscoroutinefunction() recognises this attribute,
+        # a private asyncio marker that asgiref sets the same way.
+        marker = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # noqa: SLF001
+        func._is_coroutine = marker  # type: ignore[attr-defined]  # noqa: SLF001
         return func
-
-
-# ------------------------------------------------------------------ contextvars
-
-
-def _storage_type() -> Any:
-    """asgiref.local's thread-tagged storage class, if asgiref.local is in use."""
-    module = sys.modules.get("asgiref.local")
-    return None if module is None else getattr(module, "_Storage", None)
-
-
-_Changes = list[tuple["contextvars.ContextVar[Any]", Any]]
-_MISSING = object()
-
-
-def _adopt_local_data() -> None:
-    """Re-tag the ``asgiref.local.Local`` data of this context for this thread.
-
-    asgiref's Local hides data tagged with another thread; data moved on purpose
-    (to the callee, and back to the caller) is re-tagged, as asgiref does.
-    """
-    storage = _storage_type()
-    if storage is None:
-        return
-    for var, value in contextvars.copy_context().items():
-        if type(value) is storage:
-            var.set(storage(threading.get_ident(), value.data))
-
-
-def _changes(start: contextvars.Context) -> _Changes:
-    """The variables the current context has set since *start* was copied from it.
-
-    Only what the callee changed travels back to the caller: values that a bridge
-    set around the callee (asyncbridge's own bookkeeping) stay where they belong.
-    """
-    return [
-        (var, value)
-        for var, value in contextvars.copy_context().items()
-        if start.get(var, _MISSING) is not value
-    ]
-
-
-def _apply(changes: _Changes) -> None:
-    """Set *changes* in the current context (Local data re-tagged for this thread)."""
-    storage = _storage_type()
-    for var, value in changes:
-        if storage is not None and type(value) is storage:
-            var.set(storage(threading.get_ident(), value.data))
-        else:
-            var.set(value)
-
-
-# ------------------------------------------------------------------ executors
-
-
-class _Submitter(Protocol):
-    def submit(
-        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[Any]: ...
-
-
-class _SubmitOnly(concurrent.futures.Executor):
-    """An object with only ``submit()``, as a `concurrent.futures.Executor`.
-
-    asgiref accepts any object with ``submit()``; asyncbridge's ``executor=`` takes an
-    `~concurrent.futures.Executor` (engine feature 4 of issue 11 widens it).
-    """
-
-    def __init__(self, target: _Submitter) -> None:
-        self._target = target
-
-    def submit(
-        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[Any]:
-        return self._target.submit(fn, *args, **kwargs)
-
-
-def _sync_caller() -> Any:
-    """The executor of thread-sensitive calls outside any `ThreadSensitiveContext`.
-
-    asyncbridge's ``executors.SYNC_CALLER``: the sync thread that waits for this
-    coroutine, or one thread shared by the process where none waits.
-    """
-    return ab.executors.SYNC_CALLER
-
-
-class _Waiter:
-    """What `AsyncToSync.executors.current` holds while a sync thread waits."""
-
-    __slots__ = ("thread",)
-
-    def __init__(self) -> None:
-        self.thread = threading.current_thread()
-
-    def __repr__(self) -> str:
-        return f"<sync caller {self.thread.name!r} waiting in async_to_sync>"
-
-
-_waiting: contextvars.ContextVar[_Waiter | None] = contextvars.ContextVar(
-    "asyncbridge.compat.asgiref.waiting", default=None
-)
-
-
-class _Executors:
-    """``AsyncToSync.executors``: ``current`` is the sync caller that waits, if any.
-
-    It is context-local: a coroutine started by `async_to_sync` (and the tasks it
-    creates) sees the thread waiting for it; `ThreadSensitiveContext` with an
-    executor hides it for its block.
-    """
-
-    __slots__ = ()
-
-    @property
-    def current(self) -> _Waiter | None:
-        return _waiting.get()
-
-    @current.setter
-    def current(self, value: _Waiter | None) -> None:
-        _waiting.set(value)
-
-
-# ------------------------------------------------------------------ contexts
-
-
-class AsyncSingleThreadContext:
-    """Run every `async_to_sync` call of the block on one thread.
-
-    asyncbridge already runs every `async_to_sync` call from plain sync code on one
-    thread, its shared portal loop, so this context only keeps asgiref's
-    re-entrancy: the outermost block is the one that counts.
-
-    Example:
-        >>> with AsyncSingleThreadContext():
-        ...     async_to_sync(asyncio.sleep)(0)
-    """
-
-    def __init__(self) -> None:
-        self.token: contextvars.Token[AsyncSingleThreadContext] | None = None
-
-    def __enter__(self) -> Self:
-        if AsyncToSync.async_single_thread_context.get(None) is None:
-            self.token = AsyncToSync.async_single_thread_context.set(self)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.token is not None:
-            AsyncToSync.async_single_thread_context.reset(self.token)
-            self.token = None
-
-
-class ThreadSensitiveContext:
-    """Give thread-sensitive `sync_to_async` calls of this block their own thread.
-
-    Without *executor*, the outermost context of a task chain gets a one-thread
-    executor, created at its first thread-sensitive call and shut down (without
-    waiting) when the block exits; nested plain contexts share it. With
-    *executor* (one worker thread, owned by the caller and not shut down here), the
-    block uses it even inside another context or an `async_to_sync` call; such a
-    context can be entered once. Tasks created inside it must finish before it
-    exits: their later thread-sensitive calls raise `RuntimeError`.
-
-    Example:
-        >>> async def main() -> None:
-        ...     async with ThreadSensitiveContext():
-        ...         await sync_to_async(len)("abc")
-        >>> asyncio.run(main())
-    """
-
-    def __init__(self, *, executor: concurrent.futures.Executor | None = None) -> None:
-        self._executor = executor
-        self.token: contextvars.Token[ThreadSensitiveContext] | None = None
-        self._old_executor: _Waiter | None = None
-        self._exited = False
-
-    @property
-    def exited(self) -> bool:
-        """True once a context given an executor has exited (it cannot be reused)."""
-        return self._exited
-
-    async def __aenter__(self) -> Self:
-        if self._executor is not None:
-            if self.token is not None:
-                raise RuntimeError("ThreadSensitiveContext is already entered")
-            if self._exited:
-                raise RuntimeError(
-                    "ThreadSensitiveContext with an executor cannot be entered again"
-                )
-            self.token = SyncToAsync.thread_sensitive_context.set(self)
-            SyncToAsync.context_to_thread_executor[self] = self._executor
-            # Calls in this block go to the given executor, not the waiting caller.
-            self._old_executor = _waiting.get()
-            _waiting.set(None)
-        elif SyncToAsync.thread_sensitive_context.get(None) is None:
-            self.token = SyncToAsync.thread_sensitive_context.set(self)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.token is None:
-            return
-        executor = SyncToAsync.context_to_thread_executor.pop(self, None)
-        SyncToAsync.thread_sensitive_context.reset(self.token)
-        self.token = None
-        if self._executor is not None:
-            _waiting.set(self._old_executor)
-            self._old_executor = None
-            self._exited = True
-            return
-        if executor is not None:
-            # Its thread may still wait for this loop: never block the loop on it.
-            executor.shutdown(wait=False)
 
 
 # ------------------------------------------------------------------ async → sync
@@ -341,10 +132,10 @@ class AsyncToSync(Generic[_P, _R]):
         RuntimeError: called in a thread whose asyncio event loop is running.
     """
 
-    executors = _Executors()
-    async_single_thread_context: contextvars.ContextVar[AsyncSingleThreadContext] = (
-        contextvars.ContextVar("async_single_thread_context")
-    )
+    executors = Executors()
+    async_single_thread_context: ClassVar[
+        contextvars.ContextVar[AsyncSingleThreadContext]
+    ] = ASYNC_SINGLE_THREAD_CONTEXT
 
     def __init__(
         self,
@@ -373,9 +164,9 @@ class AsyncToSync(Generic[_P, _R]):
                 "You cannot use AsyncToSync in the same thread as an async event "
                 "loop - just await the async function directly."
             )
-        after: list[_Changes] = []
-        old = _waiting.get()
-        _waiting.set(_Waiter())
+        after: list[Changes] = []
+        old = WAITING.get()
+        WAITING.set(Waiter())
         try:
             main = _main(
                 after,
@@ -388,8 +179,8 @@ class AsyncToSync(Generic[_P, _R]):
             return ab.run_sync(main)
         finally:
             if after:
-                _apply(after[0])
-            _waiting.set(old)
+                apply(after[0])
+            WAITING.set(old)
 
     def __get__(self, parent: Any, objtype: Any) -> Callable[_P, _R]:
         """Bind to *parent*, as a method."""
@@ -398,7 +189,7 @@ class AsyncToSync(Generic[_P, _R]):
 
 
 async def _main(
-    after: list[_Changes],
+    after: list[Changes],
     call: _ThreadCall | None,
     exc: BaseException | None,
     awaitable: Awaitable[_R],
@@ -407,7 +198,7 @@ async def _main(
     task = None if call is None else asyncio.current_task()
     if task is not None:
         call.tasks.append(task)  # type: ignore[union-attr]  # a cancelled caller cancels it
-    _adopt_local_data()
+    adopt_local_data()
     start = contextvars.copy_context()
     try:
         if exc is not None:
@@ -420,7 +211,7 @@ async def _main(
     finally:
         if task is not None:
             call.tasks.remove(task)  # type: ignore[union-attr]
-        after.append(_changes(start))
+        after.append(changes(start))
 
 
 def _run_on_portal(main: Coroutine[Any, Any, _R]) -> _R:
@@ -447,6 +238,12 @@ def _run_on_portal(main: Coroutine[Any, Any, _R]) -> _R:
 
 
 # ------------------------------------------------------------------ sync → async
+
+
+class _Submitter(Protocol):
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]: ...
 
 
 class _ThreadCall:
@@ -481,7 +278,7 @@ class _ThreadCall:
         self.finished = False
         self.outcome: tuple[bool, Any] = (False, None)
         self.waiter: asyncio.Future[None] | None = None
-        self.changes: _Changes | None = None  # what the function set, for the caller
+        self.changes: Changes | None = None  # what the function set, for the caller
 
     def run(self) -> Any:
         """Run the function in *context* (in the worker thread)."""
@@ -505,12 +302,12 @@ class _ThreadCall:
             _thread_state.call = previous
 
     def _child(self) -> Any:
-        _adopt_local_data()
+        adopt_local_data()
         start = contextvars.copy_context()
         try:
             return self.child()
         finally:
-            self.changes = _changes(start)
+            self.changes = changes(start)
 
     def _finish(self, *, ok: bool, value: Any) -> None:
         with self.lock:
@@ -571,10 +368,10 @@ class SyncToAsync(Generic[_P, _R]):
 
     thread_sensitive_context: ClassVar[
         contextvars.ContextVar[ThreadSensitiveContext]
-    ] = contextvars.ContextVar("thread_sensitive_context")
+    ] = THREAD_SENSITIVE_CONTEXT
     context_to_thread_executor: ClassVar[
         weakref.WeakKeyDictionary[ThreadSensitiveContext, concurrent.futures.Executor]
-    ] = weakref.WeakKeyDictionary()
+    ] = CONTEXT_TO_THREAD_EXECUTOR
 
     def __init__(
         self,
@@ -596,39 +393,18 @@ class SyncToAsync(Generic[_P, _R]):
         markcoroutinefunction(self)
         if thread_sensitive and executor is not None:
             raise TypeError("executor must not be set when thread_sensitive is True")
-        self._executor: Any = (
-            executor
-            if executor is None or isinstance(executor, concurrent.futures.Executor)
-            else _SubmitOnly(executor)
-        )
+        self._executor = executor
         try:
             self.__self__ = func.__self__  # type: ignore[attr-defined]
         except AttributeError:
             pass
 
-    def _pick_executor(self) -> Any:
-        if not self._thread_sensitive:
-            return self._executor
-        if _waiting.get() is None:
-            context = self.thread_sensitive_context.get(None)
-            if context is not None:
-                if context.exited:
-                    raise RuntimeError(
-                        "ThreadSensitiveContext has exited. Tasks created inside a "
-                        "context with an executor must finish before it exits."
-                    )
-                executor = self.context_to_thread_executor.get(context)
-                if executor is None:
-                    executor = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=1, thread_name_prefix="asgiref-context"
-                    )
-                    self.context_to_thread_executor[context] = executor
-                return executor
-        return _sync_caller()
-
     async def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         loop = asyncio.get_running_loop()
-        executor = self._pick_executor()
+        # duck-typed executors (only submit()) are accepted at run time
+        executor: Any = (
+            thread_sensitive_executor() if self._thread_sensitive else self._executor
+        )
         context = contextvars.copy_context() if self.context is None else self.context
         call = _ThreadCall(
             loop,
@@ -637,8 +413,6 @@ class SyncToAsync(Generic[_P, _R]):
             sys.exc_info()[1],
         )
         try:
-            # engine feature 3 of issue 11 (run_in_thread(..., context=)) would run
-            # the function in *context* itself; `_ThreadCall.run` enters it here.
             value: _R = await ab.run_in_thread(
                 call.run, executor=executor, cancellable=True
             )
@@ -655,7 +429,7 @@ class SyncToAsync(Generic[_P, _R]):
             value = result
         finally:
             if self.context is None and call.changes is not None:
-                _apply(call.changes)
+                apply(call.changes)
         return value
 
     def __get__(
@@ -760,77 +534,3 @@ def sync_to_async(
     return SyncToAsync(
         func, thread_sensitive=thread_sensitive, executor=executor, context=context
     )
-
-
-# ------------------------------------------------------------------ install
-
-_NAMES = (
-    "AsyncSingleThreadContext",
-    "AsyncToSync",
-    "SyncToAsync",
-    "ThreadSensitiveContext",
-    "async_to_sync",
-    "iscoroutinefunction",
-    "markcoroutinefunction",
-    "sync_to_async",
-)
-_install_lock = threading.Lock()
-_saved: dict[str, Any] = {}
-
-
-def _asgiref_sync() -> ModuleType:
-    try:
-        import asgiref.sync  # noqa: PLC0415
-    except ImportError as exc:
-        raise ImportError(
-            "asyncbridge.compat.asgiref.install() needs asgiref: "
-            "pip install 'asyncbridge[compat]'"
-        ) from exc
-    return asgiref.sync
-
-
-def install() -> None:
-    """Make ``asgiref.sync`` hand out these implementations, until `uninstall`.
-
-    Exact effect: the attributes ``async_to_sync``, ``sync_to_async``,
-    ``AsyncToSync``, ``SyncToAsync``, ``ThreadSensitiveContext``,
-    ``AsyncSingleThreadContext``, ``iscoroutinefunction`` and
-    ``markcoroutinefunction`` of the module ``asgiref.sync`` are replaced by this
-    module's. Nothing else changes: other ``asgiref`` modules, and names a module
-    bound with ``from asgiref.sync import ...`` *before* the call, keep asgiref's
-    objects, so call it before importing Django (first lines of ``asgi.py``).
-    Calling it again does nothing.
-
-    Raises:
-        ImportError: asgiref is not installed (``pip install 'asyncbridge[compat]'``).
-
-    Example:
-        >>> from asyncbridge.compat import asgiref as compat
-        >>> compat.install()
-        >>> import asgiref.sync
-        >>> asgiref.sync.async_to_sync is compat.async_to_sync
-        True
-        >>> compat.uninstall()
-    """
-    module = _asgiref_sync()
-    ours = globals()
-    with _install_lock:
-        if _saved:
-            return
-        for name in _NAMES:
-            _saved[name] = getattr(module, name)
-            setattr(module, name, ours[name])
-
-
-def uninstall() -> None:
-    """Put asgiref's own objects back into ``asgiref.sync`` (undo `install`).
-
-    Calling it when not installed does nothing.
-    """
-    with _install_lock:
-        if not _saved:
-            return
-        module = sys.modules["asgiref.sync"]
-        for name, value in _saved.items():
-            setattr(module, name, value)
-        _saved.clear()
