@@ -28,8 +28,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# mypy, then pyright (basedpyright): [tool.mypy] and [tool.basedpyright] in pyproject.toml.
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
+	$(BIN)/basedpyright --pythonpath $(BIN)/python
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest --cov=asyncbridge --cov-branch --cov-report=term-missing:skip-covered

@@ -15,6 +15,7 @@ PUBLIC_MODULES = [
     "asyncbridge",
     "asyncbridge.executors",
     "asyncbridge.instrumentation",
+    "asyncbridge.typing",
     "asyncbridge.integrations",
     "asyncbridge.integrations.starlette",
     "asyncbridge.adapters.perfect21",

@@ -147,10 +147,10 @@ def _rows() -> list[Any]:  # noqa: PLR0915  (one table, read top to bottom)
     )
     row(
         "configure(default_workers='4')",
-        lambda: ab.configure(default_workers="4"),
+        lambda: ab.configure(default_workers="4"),  # type: ignore[arg-type]
         "default_workers",
-    )  # type: ignore[typeddict-item]
-    row("configure(sync_loop=[])", lambda: ab.configure(sync_loop=[]), "sync_loop")  # type: ignore[typeddict-item]
+    )
+    row("configure(sync_loop=[])", lambda: ab.configure(sync_loop=[]), "sync_loop")  # type: ignore[arg-type]
     row(
         "configure(debug_wait_threshold=0)",
         lambda: ab.configure(debug_wait_threshold=0),

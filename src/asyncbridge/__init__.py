@@ -14,12 +14,13 @@ lint`` checks it with import-linter):
                    sessions (_pinned), run_sync (_sync), run_in_thread (_offload),
                    get_context (_context)
     _tools/     3  async_safe / mixed_execution_safe (_decorators, bound by
-                   _binding), async_retry (_retry/), DualInterface (_dual),
+                   _binding), async_retry (_retry/), DualInterface (_dual/),
                    iterator and context bridges (_iterators), batches (_batch),
                    watch_loop (_watch), the IPython extension (_ipython), the
                    logging and Prometheus hooks (_loghook, _prometheus)
-    public      4  this module, executors, instrumentation, integrations/,
-                   pytest_plugin, ``python -m asyncbridge doctor`` (_doctor)
+    public      4  this module, executors, instrumentation, typing (the types
+                   for annotations), integrations/, pytest_plugin,
+                   ``python -m asyncbridge doctor`` (_doctor)
     adapters/, compat/   built on ``import asyncbridge as ab`` only, as a user's
                    code would be (Perfect21; asgiref's API)
 
@@ -51,6 +52,7 @@ Vocabulary (one word per idea, in the code and the docs):
 
 from . import executors as executors
 from . import instrumentation as instrumentation
+from . import typing as typing
 from ._backends._greenlet import GreenletInstrument as GreenletInstrument
 from ._backends._greenlet import greenlet_task_factory as greenlet_task_factory
 from ._backends._greenlet import run_in_greenlet as run_in_greenlet
@@ -137,6 +139,7 @@ __all__ = [
     "sync_context",
     "sync_twin",
     "syncify",
+    "typing",
     "unload_ipython_extension",
     "watch_loop",
 ]

@@ -29,7 +29,7 @@ import asyncbridge as ab
 from asyncbridge._core._validate import check_seconds
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    from collections.abc import Callable, Generator, Iterator, Mapping
 
     from asyncbridge._core._config import Settings
     from asyncbridge._tools._retry import RetryTesting
@@ -175,7 +175,8 @@ def _retry_for(item: pytest.Item, *, requested: bool = False) -> RetryTesting | 
     marker = item.get_closest_marker("asyncbridge_retry_testing")
     if marker is None and not requested:
         return None
-    args, kwargs = (marker.args, marker.kwargs) if marker is not None else ((), {})
+    args: tuple[Any, ...] = () if marker is None else marker.args
+    kwargs: Mapping[str, Any] = {} if marker is None else marker.kwargs
     try:
         switch = ab.retry_testing(*args, **kwargs)
     except (TypeError, ValueError) as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 import asyncbridge as ab
+from asyncbridge.typing import Settings
 
 
 def test_returns_previous_values_for_restore() -> None:
@@ -50,3 +53,19 @@ def test_debug_threshold_none_turns_it_off() -> None:
     """debug_wait_threshold accepts None (off) and positive numbers."""
     assert ab.configure(debug_wait_threshold=0.5) == {"debug_wait_threshold": None}
     assert ab.configure(debug_wait_threshold=None) == {"debug_wait_threshold": 0.5}
+
+
+def test_signature_shows_every_option() -> None:
+    """configure() declares each option as a keyword-only parameter (help(), IDEs)."""
+    parameters = inspect.signature(ab.configure).parameters
+    assert list(parameters) == list(Settings.__annotations__)
+    for parameter in parameters.values():
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        assert repr(parameter.default) == "<not given>"
+
+
+def test_no_option_changes_nothing() -> None:
+    """An option not given keeps its value; the result names only those given."""
+    workers = ab.configure(default_workers=7)["default_workers"]
+    assert ab.configure(exit_grace=2.0).keys() == {"exit_grace"}
+    assert ab.configure(default_workers=workers) == {"default_workers": 7}

@@ -431,6 +431,41 @@ def test_twins_work_outside_dual_interface() -> None:
     assert asyncio.run(plain.compute_async(4)) == 8
 
 
+def test_typed_protocol_methods_exist_for_type_checkers_only() -> None:
+    """DualInterface declares with/for/close() for type checkers, not at run time."""
+
+    class Nothing(ab.DualInterface):
+        pass
+
+    for name in ("__enter__", "__exit__", "close", "__iter__"):
+        assert name not in vars(ab.DualInterface)
+        assert not hasattr(Nothing(), name)  # no async side: nothing generated
+
+
+def test_twin_of_a_method_returning_self() -> None:
+    """A twin of a method returning Self returns the instance, a subclass's too."""
+
+    class Conn(ab.DualInterface):
+        async def connect_async(self, host: str) -> Self:
+            self.host = host
+            return self
+
+        connect = ab.sync_twin(connect_async)
+
+        def reset(self) -> Self:
+            return self
+
+        reset_async = ab.async_twin(reset)
+
+    class Tls(Conn):
+        pass
+
+    tls = Tls()
+    assert tls.connect("h") is tls
+    assert tls.host == "h"
+    assert asyncio.run(tls.reset_async()) is tls
+
+
 # ------------------------------------------------------------ async twins
 
 

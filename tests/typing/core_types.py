@@ -1,3 +1,5 @@
+# pyright: standard
+# pyright: reportUnnecessaryTypeIgnoreComment=true
 """Static checks of the core API: type-checked by mypy --strict, never run."""
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import anyio
 import trio
 
 import asyncbridge as ab
-from asyncbridge._core._config import Settings
+from asyncbridge.typing import BackendName, ConflictPolicy, Settings, SyncLoopMode
 
 
 async def fetch(url: str, retries: int) -> bytes:
@@ -35,6 +37,7 @@ def sync_side() -> None:
     assert_type(ab.executors.dedicated("db"), concurrent.futures.Executor)
     assert_type(ab.executors.stats(), Mapping[str, ab.executors.ExecutorStats])
     assert_type(ab.configure(exit_grace=1.0), Settings)
+    assert_type(ab.current_backend(), BackendName | None)
 
 
 async def async_side() -> None:
@@ -67,3 +70,15 @@ async def greenlet_side() -> None:
     assert_type(ab.greenlet_task_factory(loop, fetch("u", 1)), asyncio.Task[bytes])
     instruments: list[trio.abc.Instrument] = [ab.GreenletInstrument()]
     assert_type(instruments, list[trio.abc.Instrument])
+
+
+def settings_side(policy: ConflictPolicy, mode: SyncLoopMode) -> None:
+    previous = ab.configure(on_loop_conflict=policy, sync_loop=mode)
+    assert_type(previous.get("sync_loop"), SyncLoopMode | None)
+    ab.configure(**previous)  # restores what it changed
+    ab.configure(debug_wait_threshold=None, default_workers=8)
+    ab.configure(sync_loop="process")  # type: ignore[arg-type]
+    ab.configure(default_workers="8")  # type: ignore[arg-type]
+    ab.configure(colour="blue")  # type: ignore[call-arg]
+    ab.configure("thread")  # type: ignore[call-arg]
+    ab.syncify(fetch, backend="curio")  # type: ignore[arg-type]

@@ -1,13 +1,16 @@
+# pyright: standard
+# pyright: reportUnnecessaryTypeIgnoreComment=true
 """Type-checked, never run: what `async_safe` and `mixed_execution_safe` keep.
 
 A line ending in ``# type: ignore[<code>]`` must be an error: with mypy's
 ``warn_unused_ignores`` (part of --strict), an ignore that is not needed fails.
 
-mypy applies ``@classmethod`` and ``@staticmethod`` before any other decorator,
-whatever their position, and then binds the result like an instance method: a
-decorated classmethod is typed right through an instance (checked below) but not
-through the class, and a decorated staticmethod loses its first parameter. Those
-are runtime-correct and documented; they are not asserted here.
+Both checkers apply ``@classmethod`` and ``@staticmethod`` before any other
+decorator, whatever their position, and hand the plain function to ours: a
+decorated classmethod is typed right through an instance (checked below, under
+mypy and pyright) but keeps ``cls`` through the class, and a decorated
+staticmethod is typed as a method (mypy drops its first parameter, pyright rejects
+the instance). Those are runtime-correct and documented; they are not asserted.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, assert_type
 
 import asyncbridge as ab
+from asyncbridge.typing import (
+    AsyncSafe,
+    AsyncSafeDecorator,
+    MixedExecutionSafe,
+    MixedExecutionSafeDecorator,
+    RetryDecorator,
+)
 
 # ------------------------------------------------------------------ async_safe
 
@@ -182,3 +192,30 @@ async def composed_async(x: int) -> str:
 def check_composition() -> None:
     assert_type(composed(1), str)
     assert_type(composed_async(1), str)
+
+
+# ------------------------------------------- annotations with asyncbridge.typing
+
+
+def call_safely(fn: AsyncSafe[[int], bytes], value: int) -> bytes:
+    return fn(value)
+
+
+def configured_decorator() -> AsyncSafeDecorator:
+    return ab.async_safe(timeout=1.0)
+
+
+def half(n: int) -> float:
+    return n / 2
+
+
+def check_annotations() -> None:
+    assert_type(call_safely(configured, 1), bytes)
+    call_safely(fetch, 1)  # type: ignore[arg-type]
+    by_name: MixedExecutionSafe[[int], int, int] = legacy_configured
+    assert_type(by_name(1), int)
+    retry: RetryDecorator = ab.async_retry(max_attempts=2)
+    assert_type(retry(plain_sync)(1), float)
+    mixed: MixedExecutionSafeDecorator = ab.mixed_execution_safe(timeout=1.0)
+    assert_type(mixed(half)(1), float)
+    assert_type(configured_decorator()(half)(1), float)

@@ -1,3 +1,5 @@
+# pyright: standard
+# pyright: reportUnnecessaryTypeIgnoreComment=true
 """Type-checked, never run: what the twins, iterator, context and batch APIs keep.
 
 A line ending in ``# type: ignore[<code>]`` must be an error: with mypy's
@@ -7,12 +9,20 @@ A line ending in ``# type: ignore[<code>]`` must be an error: with mypy's
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+)
 from typing import Any, assert_type
 
 import asyncbridge as ab
-from asyncbridge._tools._dual import AsyncTwin, SyncTwin
+from asyncbridge.typing import AsyncTwin, SyncTwin
 
 
 class Client(ab.DualInterface, suffix="_async", generate=True):
@@ -120,6 +130,41 @@ async def text() -> str:
 
 def blocking_text() -> str:
     return ""
+
+
+async def zero() -> int:
+    return 0
+
+
+async def identity(n: int) -> int:
+    return n
+
+
+def blocking_zero() -> int:
+    return 0
+
+
+async def gather_forms() -> None:
+    # async callables alone (each is also "a callable returning an awaitable")
+    assert_type(await ab.gather_limited(zero, zero), list[int])
+    assert_type(await ab.gather_limited(zero(), zero), list[int])
+    assert_type(await ab.gather_limited(functools.partial(identity, 1)), list[int])
+    partials = [functools.partial(identity, i) for i in range(3)]
+    assert_type(await ab.gather_limited(*partials, limit=2), list[int])
+    calls: list[Callable[[], Awaitable[int]]] = [zero, zero]
+    assert_type(await ab.gather_limited(*calls), list[int])
+    assert_type(
+        await ab.gather_limited(zero, zero, return_exceptions=True),
+        list[int | Exception],
+    )
+    # sync callables, and both kinds mixed
+    assert_type(await ab.gather_limited(blocking_zero, blocking_zero), list[int])
+    assert_type(await ab.gather_limited(blocking_zero, zero, zero()), list[int])
+    assert_type(
+        await ab.gather_limited(blocking_zero, zero, return_exceptions=True),
+        list[int | Exception],
+    )
+    await ab.gather_limited(42)  # type: ignore[call-overload]
 
 
 async def batches() -> None:

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from asyncbridge._core._detect import running_asyncio_loop
 from asyncbridge._core._errors import LoopConflictError
@@ -371,7 +371,7 @@ def describe_tasks(token: object) -> str:
         tasks = asyncio.all_tasks(token)
     except RuntimeError:  # pragma: no cover - changed too often to list
         return "  (unavailable)"
-    lines = []
+    lines: list[str] = []
     for task in tasks:
         frames = task.get_stack(limit=1)
         where = (
@@ -427,7 +427,7 @@ _IDLE_RUNNERS: Final = frozenset({("asyncio.runners", "run"), ("threading", "run
 class _Asyncio:
     """The asyncio backend, as `_backends.Backend` describes it."""
 
-    name: Final = "asyncio"
+    name: ClassVar[str] = "asyncio"
 
     @staticmethod
     def current_token() -> object | None:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._state import state
@@ -172,18 +172,20 @@ class LoopHost(Protocol):
 class Backend(Protocol):
     """Everything the engine needs of one event-loop library."""
 
-    @property
-    def name(self) -> str:
-        """``"asyncio"`` or ``"trio"``."""
+    name: ClassVar[str]
+    """``"asyncio"`` or ``"trio"``."""
 
     def current_token(self) -> object | None:
         """The token of this library's loop running in this thread, or None."""
+        ...
 
     def handle(self, token: object) -> LoopHandle:
         """The handle of the loop of *token*."""
+        ...
 
     def run_loop(self, host: LoopHost) -> None:
         """Run a new loop in this thread for *host*, until it stops it."""
+        ...
 
     async def await_job(
         self,
@@ -192,21 +194,27 @@ class Backend(Protocol):
         cancellable: bool,
     ) -> T:
         """In a task of this library: hand *job* to *submit*, await its outcome."""
+        ...
 
     def worker_parent(self) -> object | None:
         """The token this thread works for, if it is one of this library's workers."""
+        ...
 
     def describe_tasks(self, token: object) -> str:
         """The tasks of the loop of *token*, for a diagnosis."""
+        ...
 
     def idle_frame(self, frame: FrameType) -> bool:
         """Whether a loop thread at *frame* (its innermost) is the loop's own wait."""
+        ...
 
     def raised_in_task(self, error: BaseException, fn: object) -> BaseException:
         """What a task of this library raises for *error*, raised by sync *fn*."""
+        ...
 
     def new_own_loop(self) -> OwnLoop | None:
         """A loop for the calling thread to own (``sync_loop="thread"``), if any."""
+        ...
 
 
 class OwnLoop(Protocol):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import threading
 import types
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
@@ -249,7 +250,8 @@ async def _prepared(coro: Coroutine[Any, Any, T]) -> T:
 def prepare(coro: Coroutine[Any, Any, T]) -> types.CoroutineType[Any, Any, T]:
     """Return a coroutine that runs *coro* in a runner (named as *coro* is)."""
     require_greenlet()
-    prepared = cast("types.CoroutineType[Any, Any, T]", _prepared(coro))
+    # mypy types an `async def` call as Coroutine, pyright as CoroutineType already
+    prepared = cast("types.CoroutineType[Any, Any, T]", _prepared(coro))  # pyright: ignore[reportUnnecessaryCast]
     if isinstance(coro, types.CoroutineType):  # a task's repr shows the user's name
         prepared.__name__ = coro.__name__
         prepared.__qualname__ = coro.__qualname__
@@ -295,12 +297,17 @@ async def run_in_greenlet(async_fn: Callable[[*Ts], Awaitable[T]], /, *args: *Ts
         42
     """
     require_greenlet()
-    coro = async_fn(*args)
+    aw = async_fn(*args)
     if current_runner() is not None:  # already prepared: no second runner
-        return await coro
-    if not isinstance(coro, types.CoroutineType):
-        coro = _awaiting(coro)
-    return await _drive(coro)
+        return await aw
+    return await _drive(_as_coroutine(aw))
+
+
+def _as_coroutine(aw: Awaitable[T]) -> Coroutine[Any, Any, T]:
+    """*aw* itself if it is a coroutine, else a coroutine awaiting it."""
+    if isinstance(aw, types.CoroutineType):
+        return cast("Coroutine[Any, Any, T]", aw)
+    return _awaiting(aw)
 
 
 async def _awaiting(aw: Awaitable[T]) -> T:
@@ -368,7 +375,9 @@ def install_task_factory(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
     else:
 
         def chained(
-            loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+            loop: asyncio.AbstractEventLoop,
+            coro: Coroutine[Any, Any, Any] | Generator[Any, None, Any],
+            **kwargs: Any,
         ) -> asyncio.Future[Any]:
             if isinstance(coro, types.CoroutineType):
                 coro = prepare(coro)
@@ -425,7 +434,8 @@ class GreenletInstrument(_InstrumentBase):
 
 def _reenter(runner: _Runner, aw: Awaitable[T], context: contextvars.Context) -> T:
     """Await *aw* here, in the runner's task, each step inside *context*."""
-    steps: Any = aw if isinstance(aw, types.CoroutineType) else aw.__await__()
+    # a coroutine steps itself; any other awaitable, through its iterator
+    steps: Any = aw if inspect.iscoroutine(aw) else aw.__await__()
     run: Any = context.run
     return cast(
         "T",

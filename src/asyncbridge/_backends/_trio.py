@@ -10,7 +10,7 @@ play (and never half-imported: ``import`` waits for another thread importing it)
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from asyncbridge._core._errors import LoopConflictError
 
@@ -311,7 +311,7 @@ def worker_parent() -> object | None:
 class _Trio:
     """The trio backend, as `_backends.Backend` describes it."""
 
-    name: Final = "trio"
+    name: ClassVar[str] = "trio"
     current_token = staticmethod(current_token)
     run_loop = staticmethod(run_loop)
     await_job = staticmethod(await_job)

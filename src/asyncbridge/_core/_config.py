@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import threading
 from typing import TYPE_CHECKING, Final, Literal, TypedDict, cast, get_args
-
-from typing_extensions import Unpack
 
 from ._optional import require
 from ._validate import check_seconds
@@ -14,7 +13,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "NOT_GIVEN",
     "ConflictPolicy",
+    "NotGiven",
     "Settings",
     "SyncLoopMode",
     "configure",
@@ -29,13 +30,30 @@ _SYNC_LOOP_MODES: Final = frozenset(get_args(SyncLoopMode))
 
 
 class Settings(TypedDict, total=False):
-    """The options `configure()` takes; every key is optional."""
+    """Process-wide options by name: what `configure()` returns, and takes back.
+
+    Every key is optional: ``previous = ab.configure(exit_grace=1.0)`` holds only
+    ``exit_grace`` (its value before the call), and ``ab.configure(**previous)``
+    restores it.
+    """
 
     on_loop_conflict: ConflictPolicy
     sync_loop: SyncLoopMode
     default_workers: int
     exit_grace: float
     debug_wait_threshold: float | None
+
+
+class NotGiven(enum.Enum):
+    """The type of `configure`'s defaults: "leave this option as it is"."""
+
+    NOT_GIVEN = "NOT_GIVEN"
+
+    def __repr__(self) -> str:  # as `inspect.signature` and help() show it
+        return "<not given>"
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 
 class _State:
@@ -131,29 +149,42 @@ _VALIDATORS: Final[dict[str, Callable[[str, object], object]]] = {
 }
 
 
-def configure(**options: Unpack[Settings]) -> Settings:
+def configure(
+    *,
+    on_loop_conflict: ConflictPolicy | NotGiven = NOT_GIVEN,
+    sync_loop: SyncLoopMode | NotGiven = NOT_GIVEN,
+    default_workers: int | NotGiven = NOT_GIVEN,
+    exit_grace: float | NotGiven = NOT_GIVEN,
+    debug_wait_threshold: float | NotGiven | None = NOT_GIVEN,
+) -> Settings:
     """Set process-wide defaults; return the previous values of those given.
 
-    Only the options passed change. The returned dict restores them:
-    ``previous = ab.configure(sync_loop="thread")`` then ``ab.configure(**previous)``.
-    A per-call option (``run_sync(..., on_loop_conflict=...)``) beats the default.
+    Only the options passed change (each parameter defaults to "not given"). The
+    returned dict restores them: ``previous = ab.configure(sync_loop="thread")``
+    then ``ab.configure(**previous)``. Every value is checked before any is set, so
+    a call with one bad value changes nothing. A per-call option
+    (``run_sync(..., on_loop_conflict=...)``) beats the default.
 
     Args:
         on_loop_conflict: ``"thread"`` (default), ``"raise"`` or ``"greenlet"``: what
             `run_sync` does when called from a thread whose event loop is running.
         sync_loop: ``"portal"`` (default: one shared background loop) or ``"thread"``
             (a loop owned by each calling thread, kept between its calls).
-        default_workers: size of the default thread pool (an int >= 1).
-        exit_grace: seconds that running bridge work gets at interpreter exit.
+        default_workers: size of the default thread pool (an int >= 1; 40 by
+            default).
+        exit_grace: seconds that running bridge work gets at interpreter exit (5.0
+            by default).
         debug_wait_threshold: seconds after which a bridge wait logs a deadlock
-            diagnosis on the ``asyncbridge`` logger (None: off).
+            diagnosis on the ``asyncbridge`` logger (None, the default: off).
 
     Returns:
-        The previous values of the options given.
+        The previous values of the options given (a `Settings` dict).
 
     Raises:
         TypeError: an unknown option, or a value of the wrong type.
         ValueError: a value out of range.
+        ModuleNotFoundError: ``on_loop_conflict="greenlet"`` without greenlet
+            installed.
 
     Example:
         >>> import asyncbridge as ab
@@ -162,14 +193,18 @@ def configure(**options: Unpack[Settings]) -> Settings:
         {'exit_grace': 5.0}
         >>> _ = ab.configure(**previous)
     """
-    unknown = set(options) - set(Settings.__annotations__)
-    if unknown:
-        known = ", ".join(sorted(Settings.__annotations__))
-        raise TypeError(
-            f"configure() got unknown option(s) {', '.join(sorted(unknown))}; "
-            f"known options: {known}"
-        )
-    new = {name: _VALIDATORS[name](name, value) for name, value in options.items()}
+    given: dict[str, object] = {
+        "on_loop_conflict": on_loop_conflict,
+        "sync_loop": sync_loop,
+        "default_workers": default_workers,
+        "exit_grace": exit_grace,
+        "debug_wait_threshold": debug_wait_threshold,
+    }
+    new = {
+        name: _VALIDATORS[name](name, value)
+        for name, value in given.items()
+        if value is not NOT_GIVEN
+    }
     with _lock:
         previous = {name: getattr(settings, name) for name in new}
         for name, value in new.items():

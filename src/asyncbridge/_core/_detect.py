@@ -10,13 +10,14 @@ import asyncio
 import functools
 import inspect
 import sys
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
     "AWAITABLE_RESULT_MARK",
+    "BackendName",
     "current_backend",
     "in_async_context",
     "is_async_callable",
@@ -25,7 +26,8 @@ __all__ = [
     "unwrap_partial",
 ]
 
-Backend = Literal["asyncio", "trio"]
+# The event-loop libraries asyncbridge runs on, by name.
+BackendName: TypeAlias = Literal["asyncio", "trio"]
 
 # `asyncio._get_running_loop` is listed in `asyncio.__all__` (so public by PEP 8's
 # rule) and documented as "intended to be used by event loops"; uvloop relies on it.
@@ -50,7 +52,8 @@ def user_stacklevel() -> int:
     the warning names the line that called the public API, however many of our
     wrappers (stacked decorators, bound methods, twins) sit in between.
     """
-    frame = sys._getframe(1)  # noqa: SLF001 - documented; 1: the function that warns
+    # documented API (pyright: private by its name); 1: the function that warns
+    frame = sys._getframe(1)  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
     level = 1
     while frame.f_back is not None:
         module = frame.f_globals.get("__name__", "")
@@ -79,7 +82,7 @@ def trio_running() -> bool:
     return local is not None and local.name == "trio"
 
 
-def current_backend() -> Backend | None:
+def current_backend() -> BackendName | None:
     """Return the async library whose event loop runs in this thread, or None.
 
     Returns:

@@ -1,18 +1,20 @@
-"""What every asyncbridge wrapper shares: metadata copying and the awaitable check."""
+"""What every asyncbridge wrapper shares: metadata, the awaitable check, method kinds."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import types
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
+
+from typing_extensions import TypeIs
 
 from ._detect import AWAITABLE_RESULT_MARK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["PLAIN_TYPES", "is_awaitable", "wraps"]
+__all__ = ["PLAIN_TYPES", "MethodWrapper", "is_awaitable", "is_method_wrapper", "wraps"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -80,3 +82,12 @@ def is_awaitable(value: object) -> bool:
     if len(PLAIN_TYPES) < _PLAIN_TYPES_MAX:
         PLAIN_TYPES.add(tp)
     return False
+
+
+# A ``staticmethod`` or ``classmethod`` object, as found in a class body.
+MethodWrapper: TypeAlias = "staticmethod[..., Any] | classmethod[Any, ..., Any]"
+
+
+def is_method_wrapper(obj: object) -> TypeIs[MethodWrapper]:
+    """Tell whether *obj* is a ``staticmethod`` or ``classmethod`` object."""
+    return isinstance(obj, staticmethod | classmethod)

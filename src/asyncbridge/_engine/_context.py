@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from asyncbridge._core._detect import Backend, current_backend
+from asyncbridge._core._detect import BackendName, current_backend
 from asyncbridge._core._state import state
 
 from ._route import parent_loop
@@ -29,7 +29,7 @@ class ExecutionContext:
     """
 
     thread_name: str
-    backend: Backend | None
+    backend: BackendName | None
     loop_running: bool
     is_worker: bool
     parent_loop: object | None

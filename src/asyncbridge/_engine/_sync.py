@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from asyncbridge._backends._base import OwnLoop
+    from asyncbridge._core._detect import BackendName
 
     from ._portal import Portal
 
@@ -64,7 +65,8 @@ def _diagnose(job: SyncJob[Any], handle: LoopHandle, waited: float, wait: Wait) 
     stacks = [
         f"--- thread {names.get(ident, ident)!r}:\n"
         + "".join(traceback.format_stack(frame))
-        for ident, frame in sys._current_frames().items()  # noqa: SLF001 - documented
+        # documented API (as faulthandler's dump); pyright: private by its name
+        for ident, frame in sys._current_frames().items()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
         if ident != me
     ]
     logger.warning(
@@ -282,7 +284,7 @@ def run_sync(
     *args: *Ts,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
 ) -> T: ...
 
 
@@ -293,7 +295,7 @@ def run_sync(
     *,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
 ) -> T: ...
 
 
@@ -303,7 +305,7 @@ def run_sync(
     *args: object,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
     **unexpected: object,
 ) -> T:
     """Run async code from sync code, anywhere, and return its result.
@@ -402,7 +404,7 @@ def syncify(
     *,
     timeout: float | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
-    backend: str | None = None,
+    backend: BackendName | None = None,
 ) -> Callable[P, T]:
     """Wrap an async function into a sync one that runs it by `run_sync`'s rules.
 

@@ -198,10 +198,8 @@ async def _attempt(
     try:
         if timeout is None:
             return OutcomeStatus.OK, await _execute(kind, item), None
-        with anyio.move_on_after(timeout) as scope:
-            value = await _execute(kind, item)
-        if not scope.cancelled_caught:
-            return OutcomeStatus.OK, value, None
+        with anyio.move_on_after(timeout):  # past here only when it timed out
+            return OutcomeStatus.OK, await _execute(kind, item), None
     except Exception as exc:
         return OutcomeStatus.FAILED, None, exc
     error = TimeoutError(f"batch_execute(): task {index} timed out after {timeout} s")
@@ -283,7 +281,7 @@ def _prepare_batch(
         check_bool(fail_fast, "fail_fast", func="batch_execute")
     except (TypeError, ValueError):
         if isinstance(tasks, list | tuple):
-            _close_all(tasks)  # none of them will run
+            _close_all(cast("Iterable[object]", tasks))  # none of them will run
         raise
     items = _as_list(tasks, "batch_execute", "tasks")
     runners = _prepare(items, "batch_execute", "tasks", allow_awaitables=retry is None)
@@ -376,6 +374,20 @@ class _Batch(_Workers):
 # ------------------------------------------------------------------ public
 
 
+# Async items first: an async callable is also a sync callable returning an
+# awaitable, and a single union of both forms leaves T unsolved (Never).
+@overload
+async def gather_limited(
+    *awaitables_or_calls: Awaitable[T] | Callable[[], Awaitable[T]],
+    limit: int = DEFAULT_LIMIT,
+    return_exceptions: Literal[False] = False,
+) -> list[T]: ...
+@overload
+async def gather_limited(
+    *awaitables_or_calls: Awaitable[T] | Callable[[], Awaitable[T]],
+    limit: int = DEFAULT_LIMIT,
+    return_exceptions: bool,
+) -> list[T | Exception]: ...
 @overload
 async def gather_limited(
     *awaitables_or_calls: Awaitable[T] | Callable[[], Awaitable[T]] | Callable[[], T],

@@ -18,6 +18,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from asyncbridge._core._validate import check_decorated
+from asyncbridge._core._wrapping import is_method_wrapper
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -135,10 +136,10 @@ def decorate(fn: object, wrap: Callable[[Any], Any]) -> Any:
     the result made one again; a wrapper with ``.aio`` of a function defined in a
     class body becomes a `BridgeMethod` (a classmethod's, a `BridgeClassMethod`).
     """
-    if isinstance(fn, staticmethod):
-        return staticmethod(wrap(fn.__func__))
-    if isinstance(fn, classmethod):
+    if is_method_wrapper(fn):
         inner = wrap(fn.__func__)
+        if isinstance(fn, staticmethod):
+            return staticmethod(inner)
         return BridgeClassMethod(inner) if hasattr(inner, "aio") else classmethod(inner)
     wrapper = wrap(fn)
     if hasattr(wrapper, "aio") and _defined_in_class(fn):
@@ -150,7 +151,7 @@ def check_target(
     fn: object, api: str, *, generators: str | None = None, hint: str = ""
 ) -> None:
     """Check what the decorator *api* is given (see `_validate.check_decorated`)."""
-    if isinstance(fn, staticmethod | classmethod):
+    if is_method_wrapper(fn):
         fn = fn.__func__
     check_decorated(fn, api, generators=generators, hint=hint)
 

@@ -92,8 +92,18 @@ class AsyncSafe(Protocol[P, T_co]):
         """Return a coroutine giving the final value, for async callers."""
         ...
 
+    # Through the class: itself (a classmethod's type keeps ``cls`` there: mypy
+    # cannot tell it from a function). Through an instance: a classmethod (its first
+    # parameter ``type[S]``) bound to the instance's class, a method to the instance.
     @overload
     def __get__(self, obj: None, owner: type[Any] | None = None, /) -> Self: ...
+    @overload
+    def __get__(
+        self: AsyncSafe[Concatenate[type[S], Q], T_co],
+        obj: S,
+        owner: type[Any] | None = None,
+        /,
+    ) -> AsyncSafe[Q, T_co]: ...
     @overload
     def __get__(
         self: AsyncSafe[Concatenate[S, Q], T_co],
@@ -119,8 +129,16 @@ class MixedExecutionSafe(Protocol[P, R_co, T_co]):
         """Return a coroutine that runs it in a worker thread, for async callers."""
         ...
 
+    # bound as `AsyncSafe` is
     @overload
     def __get__(self, obj: None, owner: type[Any] | None = None, /) -> Self: ...
+    @overload
+    def __get__(
+        self: MixedExecutionSafe[Concatenate[type[S], Q], R_co, T_co],
+        obj: S,
+        owner: type[Any] | None = None,
+        /,
+    ) -> MixedExecutionSafe[Q, R_co, T_co]: ...
     @overload
     def __get__(
         self: MixedExecutionSafe[Concatenate[S, Q], R_co, T_co],

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
 
+    from asyncbridge._core._detect import BackendName
     from asyncbridge._engine._route import Route
 
 __all__ = [
@@ -309,7 +310,7 @@ def iterate_sync(
     async_iterable: AsyncIterable[T],
     /,
     *,
-    backend: str | None = None,
+    backend: BackendName | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
 ) -> Generator[T, None, None]:
     """Iterate an async iterable from sync code, by `run_sync`'s rules.
@@ -401,6 +402,7 @@ async def exit_in_thread(
     executor: str | concurrent.futures.Executor | None,
 ) -> bool:
     """Run ``exit_(cm, ...)`` in a worker thread, shielded: it always completes."""
+    suppress: object = False  # (a shielded scope never swallows; its type says it may)
     with anyio.CancelScope(shield=True):
         suppress = await run_in_thread(exit_, cm, exc_type, exc, tb, executor=executor)
     return bool(suppress)
@@ -491,15 +493,15 @@ def async_context(
 def enter_async_cm(route: Route, acm: object, what: str) -> tuple[Session, Any]:
     """Enter *acm* in a new session on *route*; return the session and the value."""
     route.check_usable(what)
-    kind = type(acm)
-    aexit = kind.__aexit__  # type: ignore[attr-defined]
+    kind: Any = type(acm)  # checked by the caller: an async context manager
+    aexit = kind.__aexit__
     session = Session(route)
 
     async def abort(exc: BaseException) -> None:  # the loop ends while entered
         await aexit(acm, type(exc), exc, exc.__traceback__)
 
     async def enter() -> Any:
-        value = await kind.__aenter__(acm)  # type: ignore[attr-defined]
+        value = await kind.__aenter__(acm)
         session.on_abort = abort
         return value
 
@@ -578,7 +580,7 @@ class SyncContext(Generic[T]):
     ) -> None:
         self._acm = acm
         self._backend = backend
-        self._policy = policy
+        self._policy: ConflictPolicy | None = policy  # (not widened to str)
         self._sessions = ThreadSessions()
 
     def __enter__(self) -> T:
@@ -601,7 +603,7 @@ def sync_context(
     acm: AbstractAsyncContextManager[T],
     /,
     *,
-    backend: str | None = None,
+    backend: BackendName | None = None,
     on_loop_conflict: ConflictPolicy | None = None,
 ) -> SyncContext[T]:
     """Use an async context manager with a plain ``with``, by `run_sync`'s rules.

@@ -141,13 +141,14 @@ class PrometheusHook:
             raise TypeError(
                 f"PrometheusHook(): namespace must be a non-empty str, got {namespace!r}"
             )
-        if registry is None:
-            registry = prometheus_client.REGISTRY
+        chosen: CollectorRegistry = (
+            prometheus_client.REGISTRY if registry is None else registry
+        )
         with _lock:
-            by_namespace = _metrics.setdefault(registry, {})
+            by_namespace = _metrics.setdefault(chosen, {})
             metrics = by_namespace.get(namespace)
             if metrics is None:
-                metrics = by_namespace[namespace] = _Metrics(registry, namespace)
+                metrics = by_namespace[namespace] = _Metrics(chosen, namespace)
         self._m = metrics
 
     def __call__(self, event: Event, /) -> None:

@@ -261,7 +261,8 @@ class LoopWatch:
             if self._next_due != due:
                 continue  # the loop turned in time
             target = self._target
-            frames = sys._current_frames()  # noqa: SLF001 - documented in sys
+            # documented in sys (pyright: private by its name)
+            frames = sys._current_frames()  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
             frame = frames.get(self._ident)  # type: ignore[arg-type]
             if target.is_closed() or frame is None:
                 return  # the loop (or its thread) has ended: nothing left to watch
@@ -337,7 +338,7 @@ class LoopWatch:
 # module name: a doctest or exec() namespace can carry this module's __name__.
 _ON_LOOP: Final = frozenset(
     f.__code__
-    for f in (LoopWatch._install, LoopWatch._cancel_on_loop, LoopWatch._beat)  # noqa: SLF001
+    for f in (LoopWatch._install, LoopWatch._cancel_on_loop, LoopWatch._beat)  # noqa: SLF001  # pyright: ignore[reportPrivateUsage]
 )
 
 

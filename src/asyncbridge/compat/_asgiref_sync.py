@@ -92,7 +92,11 @@ if sys.version_info >= (3, 12):
     iscoroutinefunction = inspect.iscoroutinefunction
     markcoroutinefunction = inspect.markcoroutinefunction
 else:  # pragma: no cover  (the venv's Python decides which branch runs)
-    iscoroutinefunction = asyncio.iscoroutinefunction
+
+    def iscoroutinefunction(func: object) -> bool:
+        """Tell whether *func* is async, `markcoroutinefunction` included (3.11)."""
+        # deprecated from Python 3.14 on; this branch is Python 3.11's
+        return asyncio.iscoroutinefunction(func)  # pyright: ignore[reportDeprecated]
 
     def markcoroutinefunction(func: _F) -> _F:
         """Mark *func* so that `iscoroutinefunction` reports True (Python 3.11)."""

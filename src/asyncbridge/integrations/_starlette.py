@@ -28,7 +28,7 @@ from asyncbridge._core._validate import check_bool, check_seconds, describe
 from asyncbridge._tools._watch import LoopWatch, watch_loop
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
     from contextlib import AbstractAsyncContextManager
 
     from starlette.requests import Request
@@ -132,7 +132,7 @@ def bridge_lifespan(
     check_bool(shutdown, "shutdown", func="bridge_lifespan")
 
     @contextlib.asynccontextmanager
-    async def bridged(app: Any) -> AsyncIterator[Any]:
+    async def bridged(app: Any) -> AsyncGenerator[Any, None]:
         watch = None if threshold is None else watch_loop(threshold).start()
         app.state.asyncbridge = BridgeState(watch)
         try:

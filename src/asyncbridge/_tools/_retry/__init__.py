@@ -24,7 +24,11 @@ from ._block import retrying as retrying
 from ._budget import RetryBudget as RetryBudget
 from ._decorator import RetryDecorator as RetryDecorator
 from ._decorator import async_retry as async_retry
+from ._policy import RetryHook as RetryHook
+from ._policy import RetryOn as RetryOn
 from ._policy import RetryState as RetryState
+from ._policy import WaitFn as WaitFn
+from ._policy import WaitHint as WaitHint
 from ._testing import RetryTesting as RetryTesting
 from ._testing import retry_testing as retry_testing
 
@@ -32,9 +36,13 @@ __all__ = [
     "Attempt",
     "RetryBudget",
     "RetryDecorator",
+    "RetryHook",
+    "RetryOn",
     "RetryState",
     "RetryTesting",
     "Retrying",
+    "WaitFn",
+    "WaitHint",
     "async_retry",
     "retry_testing",
     "retrying",

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._budget import RetryBudget
-    from ._policy import Hook, RetryOn, WaitFn, WaitHint
+    from ._policy import RetryHook, RetryOn, WaitFn, WaitHint
 
 __all__ = ["Attempt", "Retrying", "retrying"]
 
@@ -210,8 +210,8 @@ def retrying(
     wait_jitter: bool = True,
     wait: float | WaitFn | None = None,
     wait_hint: WaitHint | None = None,
-    before_sleep: Hook | None = None,
-    on_giveup: Hook | None = None,
+    before_sleep: RetryHook | None = None,
+    on_giveup: RetryHook | None = None,
     reraise: bool = True,
     budget: RetryBudget | None = None,
 ) -> Retrying:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._budget import RetryBudget
-    from ._policy import Hook, RetryOn, WaitFn, WaitHint
+    from ._policy import RetryHook, RetryOn, WaitFn, WaitHint
 
 __all__ = ["async_retry"]
 
@@ -62,9 +62,11 @@ def _wrap_async(
     call = fn
     if limit is not None:
 
-        async def call(*args: Any, **kwargs: Any) -> Any:
+        async def limited(*args: Any, **kwargs: Any) -> Any:
             with anyio.fail_after(limit):
                 return await fn(*args, **kwargs)
+
+        call = limited
 
     @wraps(fn)
     async def async_retry_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -184,12 +186,14 @@ def async_retry(
     wait_jitter: bool = True,
     wait: float | WaitFn | None = None,
     wait_hint: WaitHint | None = None,
-    before_sleep: Hook | None = None,
-    on_giveup: Hook | None = None,
+    before_sleep: RetryHook | None = None,
+    on_giveup: RetryHook | None = None,
     reraise: bool = True,
     budget: RetryBudget | None = None,
 ) -> RetryDecorator: ...
-def async_retry(max_attempts: object = _UNSET, /, **options: Any) -> Any:
+# `max_attempts=` given by keyword arrives in **options: the positional-only slot
+# tells a function to decorate (the bare form) from an int.
+def async_retry(max_attempts: object = _UNSET, /, **options: Any) -> Any:  # pyright: ignore[reportInconsistentOverload]
     """Retry a sync or async callable when it fails; keep its kind and signature.
 
     ``@async_retry`` (bare) or ``@async_retry(max_attempts=3, ...)``. An

@@ -30,7 +30,7 @@ from ._testing import current_testing
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._policy import Hook, RetryPolicy, RetryState
+    from ._policy import RetryHook, RetryPolicy, RetryState
 
 __all__ = [
     "NEXT",
@@ -124,7 +124,7 @@ def _log_retry(state: RetryState) -> None:
     )
 
 
-def _hook_sync(hook: Hook, is_async: bool, state: RetryState) -> None:
+def _hook_sync(hook: RetryHook, is_async: bool, state: RetryState) -> None:
     """Run a hook from sync code; an async one runs through `run_sync`.
 
     The engine is imported here, lazily: only an async hook given to sync code
@@ -143,7 +143,7 @@ def _hook_sync(hook: Hook, is_async: bool, state: RetryState) -> None:
             run_sync(cast("Awaitable[object]", outcome))
 
 
-async def _hook_async(hook: Hook, state: RetryState) -> None:
+async def _hook_async(hook: RetryHook, state: RetryState) -> None:
     with chained(state.exception):
         outcome = hook(state)
         if is_awaitable(outcome):

@@ -24,7 +24,7 @@ from ._budget import RetryBudget
 __all__ = [
     "BLOCK_OPTIONS",
     "OPTIONS",
-    "Hook",
+    "RetryHook",
     "RetryOn",
     "RetryPolicy",
     "RetryState",
@@ -69,7 +69,7 @@ WaitFn: TypeAlias = Callable[[int, Exception | None], float]
 #: A wait hint: ``exception -> seconds or None`` (a Retry-After value).
 WaitHint: TypeAlias = Callable[[Exception], float | None]
 #: A hook: sync or async, given the `RetryState`.
-Hook: TypeAlias = Callable[[RetryState], object]
+RetryHook: TypeAlias = Callable[[RetryState], object]
 
 
 def _always(_exc: Exception) -> bool:
@@ -96,8 +96,8 @@ class RetryPolicy:
     wait_jitter: bool = True
     wait: float | WaitFn | None = None
     wait_hint: WaitHint | None = None
-    before_sleep: Hook | None = None
-    on_giveup: Hook | None = None
+    before_sleep: RetryHook | None = None
+    on_giveup: RetryHook | None = None
     reraise: bool = True
     budget: RetryBudget | None = None
     # Derived: the public function (for messages) and what `build` works out.
@@ -223,9 +223,10 @@ def _exception_filter(api: str, on: object) -> Callable[[Exception], object]:
             return _always
         return lambda exc: isinstance(exc, on)
     if isinstance(on, tuple):
-        if not on:
+        items = cast("tuple[object, ...]", on)
+        if not items:
             raise ValueError(f"{api}(): on must not be an empty tuple")
-        for item in on:
+        for item in items:
             if not isinstance(item, type):
                 raise TypeError(
                     f"{api}(): on must be an exception type, a tuple of them or a "

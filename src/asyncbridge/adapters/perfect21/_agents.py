@@ -16,9 +16,10 @@ where" table. The built-in agents are all backed by one `Perfect21SDK`.
 
 from __future__ import annotations
 
+import inspect
 import threading
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import anyio
 
@@ -64,7 +65,7 @@ async def call_agent(
         return agent(description)
 
     output = await ab.run_in_thread(in_worker)
-    if isinstance(output, Awaitable):  # a sync callable that returned an awaitable
+    if inspect.isawaitable(output):  # a sync callable that returned an awaitable
         output = await output
     return output
 
@@ -78,11 +79,13 @@ def check_agents(agents: object, func: str) -> dict[str, Agent]:
     if not isinstance(agents, Mapping):
         msg = f"{func} agents must be a mapping of agent name to callable, got {type(agents).__name__}"
         raise TypeError(msg)
-    for name, agent in agents.items():
+    checked: dict[str, Agent] = {}
+    for name, agent in cast("Mapping[object, object]", agents).items():
         if not isinstance(name, str) or not callable(agent):
             msg = f"{func} agents must map str names to callables; {name!r} maps to {agent!r}"
             raise TypeError(msg)
-    return dict(agents)
+        checked[name] = agent
+    return checked
 
 
 def builtin_agents(sdk: Perfect21SDK | None = None) -> dict[str, Agent]:

@@ -35,7 +35,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(msg) from exc
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 __all__ = [
     "TaskRequest",
@@ -166,7 +166,7 @@ class _SDKHolder:
 
 
 @asynccontextmanager
-async def get_async_sdk(app: FastAPI) -> AsyncIterator[Perfect21SDK]:
+async def get_async_sdk(app: FastAPI) -> AsyncGenerator[Perfect21SDK, None]:
     """Give the app's SDK, creating it on first use: once, under a lock, off the loop.
 
     Raises:

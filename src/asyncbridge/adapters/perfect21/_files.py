@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,6 +67,11 @@ def _read(path: Path) -> Any:
         raise FileFormatError(path, "", f"invalid TOML: {message}") from None
 
 
+def _as_table(data: object) -> dict[str, Any] | None:
+    """*data* if it is a table (a JSON object or TOML table: str keys), else None."""
+    return cast("dict[str, Any]", data) if isinstance(data, dict) else None
+
+
 def read_workflow(path: Path) -> dict[str, Any]:
     """Return the workflow table in *path* (not yet checked: ``load_workflow`` does that).
 
@@ -74,16 +79,17 @@ def read_workflow(path: Path) -> dict[str, Any]:
         FileFormatError: unreadable, not JSON/TOML, or not a table.
     """
     data = _read(path)
-    if not isinstance(data, dict):
+    table = _as_table(data)
+    if table is None:
         raise FileFormatError(
             path,
             "",
             f"expected a table (an object) at the top, got {type(data).__name__}",
         )
-    return data
+    return table
 
 
-def read_tasks(path: Path) -> list[Any]:
+def read_tasks(path: Path) -> list[object]:
     """Return the list of batch tasks in *path*: a JSON list, or a ``tasks`` list.
 
     In TOML, tasks are ``[[tasks]]`` tables.
@@ -92,8 +98,9 @@ def read_tasks(path: Path) -> list[Any]:
         FileFormatError: unreadable, not JSON/TOML, or no list of tasks.
     """
     data = _read(path)
-    if isinstance(data, dict) and set(data) == {"tasks"}:
-        data = data["tasks"]
+    table = _as_table(data)
+    if table is not None and set(table) == {"tasks"}:
+        data = table["tasks"]
         where = "tasks"
     else:
         where = ""
@@ -102,4 +109,4 @@ def read_tasks(path: Path) -> list[Any]:
             f"expected a list of tasks (or a 'tasks' list), got {type(data).__name__}"
         )
         raise FileFormatError(path, where, problem)
-    return data
+    return cast("list[object]", data)

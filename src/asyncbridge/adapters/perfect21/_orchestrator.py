@@ -342,7 +342,7 @@ def _task_needs(stage: StageSpec) -> dict[int, frozenset[int]]:
 def stage_verdict(stage: StageSpec, result: StageResult) -> str | None:
     """Why the stage failed, or None: all tasks completed, or its sync point passed."""
     done, total = result.tasks_executed, len(result.tasks)
-    sync_point = stage.sync_point
+    sync_point: Mapping[str, Any] | None = stage.sync_point
     if sync_point is None and stage.execution_mode is ExecutionMode.PARALLEL_THEN_SYNC:
         sync_point = {}
     if sync_point is not None:
@@ -487,14 +487,16 @@ class _Execution:
             wait_max=2.0,
         )(attempt)
         start = time.perf_counter()
+        failed = False
         try:
             record.output = await retried()
         except Exception as exc:
             record.fail(exc)
+            failed = True
         else:
             record.status = TaskStatus.COMPLETED
         record.execution_time = time.perf_counter() - start
-        if record.status is TaskStatus.FAILED:
+        if failed:
             await self.emit(
                 "on_error", stage=stage.name, task=record.to_dict(), error=record.error
             )

@@ -20,7 +20,7 @@ import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from ._schedule import find_cycle
 
@@ -91,7 +91,7 @@ class WorkflowSpec:
 
     name: str
     stages: tuple[StageSpec, ...]
-    global_context: Mapping[str, Any] = field(default_factory=dict)
+    global_context: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
     def stage(self, name: str) -> StageSpec:
         """Return the stage called *name*.
@@ -129,22 +129,30 @@ _TASK_KEYS = (
 
 
 def _table(value: object, where: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    table = _as_mapping(value)
+    if table is None:
         raise WorkflowError(where, f"expected a table of keys, got {_describe(value)}")
-    for key in value:
+    for key in table:
         if key not in keys:
             raise WorkflowError(
                 where, f"unknown key {key!r} (known keys: {', '.join(keys)})"
             )
-    return value
+    return table
+
+
+def _as_mapping(value: object) -> Mapping[str, Any] | None:
+    """*value* if it is a table (its keys are str, in JSON and TOML), else None."""
+    return cast("Mapping[str, Any]", value) if isinstance(value, Mapping) else None
+
+
+def _as_list(value: object) -> list[object] | None:
+    """*value* if it is a list, else None."""
+    return cast("list[object]", value) if isinstance(value, list) else None
 
 
 def _describe(value: object) -> str:
-    return (
-        f"{type(value).__name__} {value!r}"
-        if not isinstance(value, Mapping | list)
-        else type(value).__name__
-    )
+    name = type(value).__name__
+    return name if isinstance(value, Mapping | list) else f"{name} {value!r}"
 
 
 def _text(table: Mapping[str, Any], key: str, where: str, default: str | None) -> str:
@@ -181,23 +189,27 @@ def _count(table: Mapping[str, Any], key: str, where: str, default: int) -> int:
 
 
 def _names(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = table.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    value = table.get(key, list[str]())
+    names = _as_list(value)
+    if names is None or not all(isinstance(v, str) for v in names):
         raise WorkflowError(
             f"{where}.{key}", f"expected a list of names, got {_describe(value)}"
         )
-    return tuple(value)
+    return tuple(cast("list[str]", names))
 
 
 def _optional_table(
     table: Mapping[str, Any], key: str, where: str
 ) -> Mapping[str, Any] | None:
     value = table.get(key)
-    if value is not None and not isinstance(value, Mapping):
+    if value is None:
+        return None
+    mapping = _as_mapping(value)
+    if mapping is None:
         raise WorkflowError(
             f"{where}.{key}", f"expected a table of keys, got {_describe(value)}"
         )
-    return value
+    return mapping
 
 
 def _parse_task(raw: object, where: str, agents: Collection[str]) -> TaskSpec:
@@ -252,11 +264,12 @@ def _parse_stage(raw: object, where: str, agents: Collection[str]) -> StageSpec:
         raise WorkflowError(
             f"{where}.execution_mode", f"unknown mode {mode!r} (known: {known})"
         ) from None
-    tasks = table.get("tasks")
-    if not isinstance(tasks, list) or not tasks:
+    tasks_raw = table.get("tasks")
+    tasks = _as_list(tasks_raw)
+    if not tasks:
         raise WorkflowError(
             f"{where}.tasks",
-            f"expected a non-empty list of tasks, got {_describe(tasks)}",
+            f"expected a non-empty list of tasks, got {_describe(tasks_raw)}",
         )
     thinking_mode = table.get("thinking_mode")
     if thinking_mode is not None and not isinstance(thinking_mode, str):
@@ -304,19 +317,21 @@ def parse_workflow(config: object, agents: Collection[str]) -> WorkflowSpec:
         WorkflowError: anything wrong, with its place in *config*.
     """
     table = _table(config, "workflow", _WORKFLOW_KEYS)
-    context = table.get("global_context", {})
-    if not isinstance(context, Mapping):
+    context_raw = table.get("global_context", dict[str, Any]())
+    context = _as_mapping(context_raw)
+    if context is None:
         raise WorkflowError(
-            "global_context", f"expected a table of keys, got {_describe(context)}"
+            "global_context", f"expected a table of keys, got {_describe(context_raw)}"
         )
     stages_raw = table.get("stages")
-    if not isinstance(stages_raw, list) or not stages_raw:
+    stage_list = _as_list(stages_raw)
+    if not stage_list:
         raise WorkflowError(
             "stages",
             f"expected a non-empty list of stages, got {_describe(stages_raw)}",
         )
     stages = tuple(
-        _parse_stage(s, f"stages[{i}]", agents) for i, s in enumerate(stages_raw)
+        _parse_stage(s, f"stages[{i}]", agents) for i, s in enumerate(stage_list)
     )
     seen: dict[str, int] = {}
     for index, stage in enumerate(stages):

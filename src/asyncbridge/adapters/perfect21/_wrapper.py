@@ -92,9 +92,15 @@ class BatchResult:
         }
 
 
+def _as_table(value: object) -> Mapping[str, Any] | None:
+    """*value* if it is a mapping (a task, a result: str keys), else None."""
+    return cast("Mapping[str, Any]", value) if isinstance(value, Mapping) else None
+
+
 def _succeeded(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return bool(value.get("success", True))
+    table = _as_table(value)
+    if table is not None:
+        return bool(table.get("success", True))
     return bool(getattr(value, "success", True))
 
 
@@ -201,22 +207,23 @@ class AsyncCliWrapper:
 
     def _task_call(self, task: object) -> Callable[[], Awaitable[Any]]:
         """The zero-argument call for one batch entry (one that raises if it is invalid)."""
-        if not isinstance(task, Mapping):
+        table = _as_table(task)
+        if table is None:
             problem = (
                 f"a task must be a table with a 'type' key, got {type(task).__name__}"
             )
         else:
-            kind = task.get("type")
-            description = task.get("description")
+            kind = table.get("type")
+            description = table.get("description")
             if kind == "task" and isinstance(description, str):
-                return functools.partial(ab.run_in_thread, self.sdk.task, description)
+                return functools.partial(ab.asyncify(self.sdk.task), description)
             if kind == "parallel" and isinstance(description, str):
-                force = bool(task.get("force_parallel", False))
+                force = bool(table.get("force_parallel", False))
                 return functools.partial(self.execute_async_task, description, force)
-            if kind == "git" and isinstance(task.get("operation"), str):
-                args = [str(a) for a in task.get("args", [])]
+            if kind == "git" and isinstance(table.get("operation"), str):
+                args = [str(a) for a in table.get("args", ())]
                 return functools.partial(
-                    self.execute_git_operation_async, task["operation"], *args
+                    self.execute_git_operation_async, table["operation"], *args
                 )
             if kind in TASK_TYPES:
                 problem = f"a {kind!r} task needs {TASK_TYPES[kind].split(': ', 1)[1]}"
@@ -255,11 +262,12 @@ class AsyncCliWrapper:
             limit=self.max_concurrency,
             on_progress=on_progress,
         )
-        results = []
+        results: list[dict[str, Any]] = []
         for task, outcome in zip(items, outcomes, strict=True):
+            table = _as_table(task)
             entry: dict[str, Any] = {
                 "task_index": outcome.index,
-                "type": task.get("type") if isinstance(task, Mapping) else None,
+                "type": None if table is None else table.get("type"),
                 "status": outcome.status.value,
                 "duration": outcome.duration,
             }
