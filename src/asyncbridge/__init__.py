@@ -15,7 +15,7 @@ lint`` checks it with import-linter):
                    get_context (_context)
     _tools/     3  async_safe / mixed_execution_safe (_decorators, bound by
                    _binding), async_retry (_retry/), DualInterface (_dual/),
-                   iterator and context bridges (_iterators), batches (_batch),
+                   iterator and context bridges (_iterators), batches (_batch/),
                    watch_loop (_watch), the IPython extension (_ipython), the
                    logging and Prometheus hooks (_loghook, _prometheus)
     public      4  this module, executors, instrumentation, typing (the types

@@ -449,12 +449,16 @@ def test_concurrency_is_the_deprecated_name_of_limit() -> None:
             gauge.leave()
 
     async def main() -> None:
-        with pytest.warns(DeprecationWarning, match=r"map_async\(concurrency=...\)"):
+        with pytest.warns(
+            DeprecationWarning, match=r"map_async\(concurrency=...\)"
+        ) as caught:
             values = await ab.map_async(work, range(8), concurrency=2)  # type: ignore[call-overload]
+        assert caught[0].filename == __file__  # the caller's line
         assert values == list(range(8))
         tasks = [functools.partial(work, n) for n in range(8)]
-        with pytest.warns(DeprecationWarning, match="limit="):
+        with pytest.warns(DeprecationWarning, match="limit=") as caught:
             outcomes = await ab.batch_execute(tasks, concurrency=2)  # type: ignore[call-overload]
+        assert caught[0].filename == __file__  # the caller's line
         assert [o.value for o in outcomes] == list(range(8))
 
     anyio.run(main)
