@@ -19,15 +19,14 @@ import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from asyncbridge._core._detect import running_asyncio_loop
-from asyncbridge._core._errors import LoopConflictError
 
 from ._base import (
     LoopHandle,
     SyncJob,
     ThreadJob,
+    ThreadSafeHandle,
     current_generation,
     discard,
-    forked_error,
     wrong_backend,
 )
 
@@ -78,15 +77,16 @@ async def _drive_asyncio(job: SyncJob[Any]) -> None:
         job.finish()
 
 
-class AsyncioLoop:
+class AsyncioLoop(ThreadSafeHandle):
     """`LoopHandle` for an asyncio (or uvloop) event loop."""
 
-    __slots__ = ("generation", "loop")
+    __slots__ = ("loop",)
     backend = "asyncio"
+    ended = "is closed"
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
         self.loop = loop
-        self.generation = current_generation()
 
     @property
     def token(self) -> object:
@@ -96,33 +96,17 @@ class AsyncioLoop:
         kind = type(self.loop)
         return f"the asyncio loop <{kind.__module__}.{kind.__qualname__} at {id(self.loop):#x}>"
 
-    @property
-    def forked(self) -> bool:
-        return self.generation != current_generation()
-
-    def submit(self, job: SyncJob[Any]) -> None:
-        if self.generation != current_generation():
-            raise forked_error(self)
+    def _post(self, callback: Callable[..., object], *args: Any) -> bool:
         try:
-            self.loop.call_soon_threadsafe(self._start, job)
+            self.loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # closed
-            raise LoopConflictError(
-                f"cannot run on {self.loop!r}: that event loop is closed"
-            ) from None
+            return False
+        return True
 
     def _start(self, job: SyncJob[Any]) -> None:
         self.loop.create_task(_drive_asyncio(job), context=job.context)
 
-    def cancel(self, job: SyncJob[Any]) -> None:
-        if self.generation != current_generation():
-            return
-        try:
-            self.loop.call_soon_threadsafe(self._cancel, job)
-        except RuntimeError:  # closed: nothing left to cancel
-            pass
-
-    @staticmethod
-    def _cancel(job: SyncJob[Any]) -> None:
+    def _cancel(self, job: SyncJob[Any]) -> None:
         job.cancel_requested = True
         if job.task is not None:
             job.task.cancel()
@@ -136,14 +120,6 @@ class AsyncioLoop:
 
     def runs_here(self) -> bool:
         return running_asyncio_loop() is self.loop
-
-    ended = "is closed"
-
-    def call_soon(self, callback: Callable[[], object]) -> None:
-        try:
-            self.loop.call_soon_threadsafe(callback)
-        except RuntimeError:
-            raise LoopConflictError(f"{self.describe()} is closed") from None
 
     def call_every(
         self, interval: float, callback: Callable[[], object]

@@ -4,7 +4,8 @@
 * `ThreadJob`: one async→sync call, run by a worker thread (or served by a
   waiting thread), awaited by a task or a blocked thread;
 * `LoopHandle`: a loop seen from another thread (`_asyncio.AsyncioLoop`,
-  `_trio.TrioLoop`, and `_greenlet.ReentryLoop`);
+  `_trio.TrioLoop`, and `_greenlet.ReentryLoop`), the first two built on
+  `ThreadSafeHandle`;
 * the fork generation: handles made before `os.fork()` are dead in the child.
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "OwnLoop",
     "SyncJob",
     "ThreadJob",
+    "ThreadSafeHandle",
     "current_generation",
     "discard",
     "executor_gone",
@@ -158,6 +160,52 @@ class LoopHandle(Protocol):
     ) -> Callable[[], None]:
         """On the loop's thread: call *callback* every *interval* s; return a stop."""
         ...
+
+
+class ThreadSafeHandle:
+    """What the `LoopHandle` of both backends shares: reaching the loop's thread.
+
+    A backend's handle says how to post a callback to its loop's thread (`_post`:
+    False once the loop has ended) and how a job starts and is cancelled there
+    (`_start`, `_cancel`); `submit`, `cancel` and `call_soon`, with the fork check
+    and the error for a loop that has ended, are written once, here.
+    """
+
+    __slots__ = ("generation",)
+    ended: ClassVar[str]  # how this kind of loop says it has ended ("is closed")
+
+    def __init__(self) -> None:
+        self.generation = current_generation()
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def _post(self, callback: Callable[..., object], *args: Any) -> bool:
+        raise NotImplementedError
+
+    def _start(self, job: SyncJob[Any]) -> None:
+        raise NotImplementedError
+
+    def _cancel(self, job: SyncJob[Any]) -> None:
+        raise NotImplementedError
+
+    @property
+    def forked(self) -> bool:
+        return self.generation != _generation
+
+    def submit(self, job: SyncJob[Any]) -> None:
+        if self.generation != _generation:
+            raise forked_error(self)
+        if not self._post(self._start, job):
+            raise LoopConflictError(f"cannot run on {self.describe()}: it {self.ended}")
+
+    def cancel(self, job: SyncJob[Any]) -> None:
+        if self.generation == _generation:
+            self._post(self._cancel, job)  # ended: nothing left to cancel
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        if not self._post(callback):
+            raise LoopConflictError(f"{self.describe()} {self.ended}")
 
 
 class LoopHost(Protocol):

@@ -18,9 +18,8 @@ from ._base import (
     LoopHandle,
     SyncJob,
     ThreadJob,
-    current_generation,
+    ThreadSafeHandle,
     discard,
-    forked_error,
     wrong_backend,
 )
 
@@ -65,67 +64,41 @@ async def _drive_trio(job: SyncJob[Any]) -> None:
         job.finish()
 
 
-class TrioLoop:
+class TrioLoop(ThreadSafeHandle):
     """`LoopHandle` for a trio run, reached through its `TrioToken`."""
 
-    __slots__ = ("generation", "token")
+    __slots__ = ("token",)
     backend = "trio"
+    ended = "has finished"
 
     def __init__(self, token: TrioToken) -> None:
+        super().__init__()
         self.token = token
-        self.generation = current_generation()
 
     def describe(self) -> str:
         return f"the trio run <TrioToken at {id(self.token):#x}>"
 
-    @property
-    def forked(self) -> bool:
-        return self.generation != current_generation()
-
-    def submit(self, job: SyncJob[Any]) -> None:
+    def _post(self, callback: Callable[..., object], *args: Any) -> bool:
         import trio  # noqa: PLC0415
 
-        if self.generation != current_generation():
-            raise forked_error(self)
         try:
-            self.token.run_sync_soon(self._start, job)
+            self.token.run_sync_soon(callback, *args)
         except trio.RunFinishedError:
-            raise LoopConflictError(
-                f"cannot run on the trio run of {self.token!r}: it has finished"
-            ) from None
+            return False
+        return True
 
-    @staticmethod
-    def _start(job: SyncJob[Any]) -> None:
+    def _start(self, job: SyncJob[Any]) -> None:
         import trio  # noqa: PLC0415
 
         trio.lowlevel.spawn_system_task(_drive_trio, job, context=job.context)
 
-    def cancel(self, job: SyncJob[Any]) -> None:
-        import trio  # noqa: PLC0415
-
-        if self.generation != current_generation():
-            return
-        try:
-            self.token.run_sync_soon(self._cancel, job)
-        except trio.RunFinishedError:
-            pass
-
-    @staticmethod
-    def _cancel(job: SyncJob[Any]) -> None:
+    def _cancel(self, job: SyncJob[Any]) -> None:
         job.cancel_requested = True
         if job.scope is not None:
             job.scope.cancel()
 
     def is_closed(self) -> bool:
-        import trio  # noqa: PLC0415
-
-        if self.generation != current_generation():
-            return True
-        try:
-            self.token.run_sync_soon(_noop)
-        except trio.RunFinishedError:
-            return True
-        return False
+        return self.forked or not self._post(_noop)
 
     def is_running(self) -> bool:
         """Tell whether the run goes on (a trio run cannot pause)."""
@@ -137,16 +110,6 @@ class TrioLoop:
         if not trio.lowlevel.in_trio_run():
             return False
         return trio.lowlevel.current_trio_token() is self.token
-
-    ended = "has finished"
-
-    def call_soon(self, callback: Callable[[], object]) -> None:
-        import trio  # noqa: PLC0415
-
-        try:
-            self.token.run_sync_soon(callback)
-        except trio.RunFinishedError:
-            raise LoopConflictError(f"{self.describe()} has finished") from None
 
     def call_every(
         self, interval: float, callback: Callable[[], object]

@@ -74,6 +74,27 @@ def _reject_coroutine(obj: object, func: str, param: str) -> None:
     )
 
 
+def _check_manager(obj: object, func: str, param: str, *, is_async: bool) -> None:
+    """TypeError unless *obj* is a context manager of the kind asked (async or not)."""
+    _reject_coroutine(obj, func, param)
+    if is_async:
+        enter, leave, expected = "__aenter__", "__aexit__", "an async context manager"
+        other_enter, other, use = "__enter__", "a sync", "with"
+    else:
+        enter, leave, expected = "__enter__", "__exit__", "a context manager"
+        other_enter, other, use = "__aenter__", "an async", "async with"
+    kind = type(obj)
+    if hasattr(kind, enter) and hasattr(kind, leave):
+        return
+    hint = ""
+    if hasattr(kind, other_enter):
+        hint = f"; it is {other} context manager: use `{use}` directly"
+    raise TypeError(
+        f"{func}() expected {expected} (with {enter} and {leave}) for {param}, got "
+        f"{describe(obj)}{hint}"
+    )
+
+
 def _check_run_options(backend: object, on_loop_conflict: object) -> None:
     check_backend(backend)
     if on_loop_conflict is not None:
@@ -474,18 +495,7 @@ def async_context(
         >>> asyncio.run(main())
         True
     """
-    _reject_coroutine(cm, "async_context", "cm")
-    kind = type(cm)
-    if not (hasattr(kind, "__enter__") and hasattr(kind, "__exit__")):
-        hint = (
-            "; it is an async context manager: use `async with` directly"
-            if hasattr(kind, "__aenter__")
-            else ""
-        )
-        raise TypeError(
-            "async_context() expected a context manager (with __enter__ and "
-            f"__exit__) for cm, got {describe(cm)}{hint}"
-        )
+    _check_manager(cm, "async_context", "cm", is_async=False)
     check_executor(executor, "async_context")
     return AsyncContext(cm, executor)
 
@@ -637,17 +647,6 @@ def sync_context(
         ...     state
         'connected'
     """
-    _reject_coroutine(acm, "sync_context", "acm")
-    kind = type(acm)
-    if not (hasattr(kind, "__aenter__") and hasattr(kind, "__aexit__")):
-        hint = (
-            "; it is a sync context manager: use `with` directly"
-            if hasattr(kind, "__enter__")
-            else ""
-        )
-        raise TypeError(
-            "sync_context() expected an async context manager (with __aenter__ and "
-            f"__aexit__) for acm, got {describe(acm)}{hint}"
-        )
+    _check_manager(acm, "sync_context", "acm", is_async=True)
     _check_run_options(backend, on_loop_conflict)
     return SyncContext(acm, backend, on_loop_conflict)
