@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
 import asyncbridge as ab
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @pytest.fixture(autouse=True)
@@ -251,3 +254,36 @@ async def test_any_object_with_submit_is_an_executor(anyio_backend: object) -> N
         ab.executors.register("inline", concurrent.futures.ThreadPoolExecutor(1))
         ab.executors.get("inline").shutdown()
     assert submitter.calls == 2
+
+
+class _DeliversFirst(concurrent.futures.ThreadPoolExecutor):
+    """A thread pool whose job delivers before submit() hands back its future."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.futures: list[concurrent.futures.Future[object]] = []
+
+    def submit(  # type: ignore[override]
+        self, fn: Callable[..., object], /, *args: object
+    ) -> concurrent.futures.Future[object]:
+        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+        fn(*args)  # the job runs and delivers at once; its future ends later
+        self.futures.append(future)
+        return future
+
+
+def test_stats_counts_a_job_that_delivers_before_submit_returns() -> None:
+    """A fast worker's job counts as completed even before its future ends."""
+    pool = _DeliversFirst()
+    ab.executors.register("fast", pool)
+
+    async def main() -> None:
+        assert await ab.run_in_thread(int, "7", executor="fast") == 7
+
+    anyio.run(main)
+    assert ab.executors.stats()["fast"] == ab.executors.ExecutorStats(
+        workers=None, busy=0, queued=0, completed=1
+    )
+    for future in pool.futures:
+        future.set_result(None)
+    assert ab.executors.stats()["fast"].completed == 1

@@ -77,7 +77,14 @@ class ExecutorStats:
 class Outlet:
     """How asyncbridge hands a `ThreadJob` to one executor."""
 
-    __slots__ = ("_completed", "_inflight", "executor", "marks_threads", "owned")
+    __slots__ = (
+        "_completed",
+        "_inflight",
+        "_lock",
+        "executor",
+        "marks_threads",
+        "owned",
+    )
 
     def __init__(
         self,
@@ -95,6 +102,7 @@ class Outlet:
         )
         self._inflight: set[concurrent.futures.Future[Any]] = set()
         self._completed = 0
+        self._lock = threading.Lock()
 
     def put(self, job: ThreadJob[Any]) -> None:
         """Hand *job* to the executor.
@@ -115,13 +123,25 @@ class Outlet:
                 nested = any(w.active and w.owner.pool is not None for w in waits)
                 executor.put(job, nested=nested)
             return
-        submitted: list[concurrent.futures.Future[Any]] = []
-        if self.marks_threads:  # count it done before its caller can see stats()
+        self._submit(job)
+
+    def _submit(self, job: ThreadJob[Any]) -> None:
+        """Submit *job* to a foreign executor and count it done exactly once."""
+        executor = self.executor
+        # `submitted` holds the future once submit() returns, or None when the
+        # job delivered first (a fast worker): counted once either way, under
+        # the lock, before its caller can see stats().
+        submitted: list[concurrent.futures.Future[Any] | None] = []
+        lock = self._lock
+        if self.marks_threads:
             deliver = job.deliver
 
             def counted(value: object, error: BaseException | None) -> None:
-                if submitted:
-                    self._finished(submitted[0])
+                with lock:
+                    if submitted and (future := submitted[0]) is not None:
+                        self._count(future)
+                    else:
+                        submitted.append(None)
                 deliver(value, error)
 
             job.deliver = counted
@@ -134,8 +154,12 @@ class Outlet:
             raise ExecutorShutdownError(
                 f"{executor!r} does not accept work any more: {exc}"
             ) from exc
-        submitted.append(future)
-        self._inflight.add(future)
+        with lock:
+            if submitted:  # delivered already
+                self._completed += 1
+            else:
+                submitted.append(future)
+                self._inflight.add(future)
         future.add_done_callback(self._finished)
         if self.marks_threads:
             future.add_done_callback(functools.partial(_dropped, job))
@@ -143,8 +167,13 @@ class Outlet:
             job.follow(future)
 
     def _finished(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._count(future)
+
+    def _count(self, future: concurrent.futures.Future[Any]) -> None:
+        """Count *future* done once (the first caller counts); hold the lock."""
         try:
-            self._inflight.remove(future)  # once per future: the first caller counts
+            self._inflight.remove(future)
         except KeyError:
             return
         self._completed += 1
