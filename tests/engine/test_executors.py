@@ -287,3 +287,26 @@ def test_stats_counts_a_job_that_delivers_before_submit_returns() -> None:
     for future in pool.futures:
         future.set_result(None)
     assert ab.executors.stats()["fast"].completed == 1
+
+
+def test_stats_counts_each_job_once_from_threads_released_together() -> None:
+    """32 threads at once through a 4-thread foreign pool: every job counted once."""
+    ab.executors.register("shared", concurrent.futures.ThreadPoolExecutor(4))
+    barrier = threading.Barrier(32)
+
+    async def calls() -> None:
+        for _ in range(3):
+            await ab.run_in_thread(int, executor="shared")
+
+    def caller() -> None:
+        barrier.wait()
+        anyio.run(calls)
+
+    threads = [threading.Thread(target=caller) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ab.executors.stats()["shared"] == ab.executors.ExecutorStats(
+        workers=None, busy=0, queued=0, completed=96
+    )
