@@ -438,29 +438,40 @@ class ThreadJob(Generic[T]):
         except BaseException as exc:  # delivered to the waiting side, raised there
             tls.parent, tls.job = previous, previous_job
             finished()
-            self.deliver(None, exc)
+            self._deliver(None, exc)
         else:
             tls.parent, tls.job = previous, previous_job
             finished()
-            self.deliver(value, None)
+            self._deliver(value, None)
 
     def abandon(self, error: BaseException) -> None:
         """Fail the job without running it (its executor shut down)."""
         if self.claim():
-            self.deliver(None, error)
+            self._deliver(None, error)
 
     def follow(self, future: concurrent.futures.Future[T]) -> None:
         """Deliver the outcome of *future*, which a foreign executor runs for us."""
         self.future = future
         future.add_done_callback(self._future_done)
 
+    def _deliver(self, value: T | None, error: BaseException | None) -> None:
+        """Hand the outcome to the waiting side; a job delivers at most once.
+
+        The callback is dropped first: it usually refers back to the job (and to
+        the future awaiting it), and keeping it would leave a reference cycle
+        for the garbage collector, holding the call's arguments, result and
+        contextvars until a collection.
+        """
+        deliver, self.deliver = self.deliver, _discard
+        deliver(value, error)
+
     def _future_done(self, future: concurrent.futures.Future[T]) -> None:
         if future.cancelled():
             if not self.withdrawn:  # cancelled by its executor's shutdown
-                self.deliver(None, executor_gone(future))
+                self._deliver(None, executor_gone(future))
             return
         error = future.exception()
-        self.deliver(None if error is not None else future.result(), error)
+        self._deliver(None if error is not None else future.result(), error)
 
 
 def executor_gone(future: object) -> ExecutorShutdownError:
