@@ -19,7 +19,6 @@ import functools
 import os
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -288,7 +287,6 @@ class _Entry:
 
 _lock = threading.Lock()
 _entries: dict[str, _Entry] = {}
-_foreign: weakref.WeakKeyDictionary[object, Outlet] = weakref.WeakKeyDictionary()
 _default: Outlet | None = None  # read without the lock on every call
 _exiting = False  # set at interpreter exit: nothing new starts
 
@@ -367,17 +365,11 @@ def resolve(executor: object, param: str = "executor") -> Outlet:
         for entry in list(_entries.values()):
             if entry.outlet.executor is executor:
                 return entry.outlet
+        # Not registered: a fresh outlet per call. (A cache keyed weakly by the
+        # executor would never let go: the outlet refers to its executor.)
         in_process = not isinstance(executor, concurrent.futures.Executor)
         foreign: Any = executor  # an Executor, or duck-typed like one
-        try:
-            with _lock:
-                outlet = _foreign.get(foreign)
-                if outlet is None:
-                    outlet = Outlet(foreign, owned=False, in_process=in_process)
-                    _foreign[foreign] = outlet
-        except TypeError:  # not weak-referenceable: no shared statistics then
-            return Outlet(foreign, owned=False, in_process=in_process)
-        return outlet
+        return Outlet(foreign, owned=False, in_process=in_process)
     raise TypeError(
         f"{param} must be None, a registered executor name, a "
         f"concurrent.futures.Executor or an object with a submit() method, got "
@@ -626,7 +618,6 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()
     _inherited.extend(_entries.values())
     _entries.clear()
-    _foreign.clear()
     _default = None
     forget_pools_after_fork()
     forget_handles_after_fork()
