@@ -14,6 +14,7 @@ import traceback
 import weakref
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
@@ -429,6 +430,42 @@ async def test_no_reference_kept_to_arguments_or_results(anyio_backend: object) 
             gc.collect()
             await anyio.sleep(0.01)
     assert ref() is None
+
+
+@pytest.mark.anyio
+async def test_a_call_leaves_no_cycle_and_no_hold_on_a_passed_executor(
+    anyio_backend: object,
+) -> None:
+    """Reference counting alone frees a call's objects and a pool passed as executor=.
+
+    Nothing of a finished call may wait for the garbage collector (a cycle through
+    the job would keep its arguments and contextvars alive until a collection), and
+    asyncbridge keeps no hold on an executor it was only handed for one call.
+    """
+
+    class Big:
+        pass
+
+    def identity(value: Big) -> Big:
+        return value
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    pool_ref = weakref.ref(pool)
+    big = Big()
+    big_ref = weakref.ref(big)
+    gc.disable()
+    try:
+        result = await ab.run_in_thread(identity, big, executor=pool)
+        assert result is big
+        pool.shutdown(wait=True)  # its thread has left the call's frames
+        del big, pool, result
+        # The loop holds the wake-up that resumed this task (and so the finished
+        # future) until this step ends: let it end.
+        await anyio.lowlevel.checkpoint()
+        assert big_ref() is None
+        assert pool_ref() is None
+    finally:
+        gc.enable()
 
 
 # ----------------------------------------------- cancellation crosses bridges
