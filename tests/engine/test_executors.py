@@ -167,8 +167,8 @@ def test_shutdown_cancels_queued_work() -> None:
 
     running = pool.submit(hold)
     queued = pool.submit(int)
+    queued.add_done_callback(lambda _: release.set())  # failed by the shutdown
     started.wait()
-    threading.Timer(0.05, release.set).start()
     ab.executors.shutdown(wait=True, cancel_futures=True)
     assert running.result() is None
     with pytest.raises(ab.ExecutorShutdownError):

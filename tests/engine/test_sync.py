@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import gc
@@ -11,6 +12,7 @@ import logging
 import threading
 import traceback
 import weakref
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -19,6 +21,9 @@ import trio
 import asyncbridge as ab
 from asyncbridge import _backends
 from asyncbridge._engine import _portal, _sync
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default="-"
@@ -376,11 +381,16 @@ def test_loop_closing_under_waiting_call_is_detected(
     """If the target loop closes without running the call, the waiter is told."""
     monkeypatch.setattr(_sync, "POLL", 0.01)
     loop = asyncio.new_event_loop()  # never runs: the call just sits in its queue
-    closer = threading.Timer(0.05, loop.close)
-    closer.start()
+    handle_type = type(_backends.handle_for(loop))
+    submit = handle_type.submit
+
+    def submit_then_close(self: Any, job: Any) -> None:
+        submit(self, job)
+        loop.close()  # the call is queued: the loop closes without running it
+
+    monkeypatch.setattr(handle_type, "submit", submit_then_close)
     with pytest.raises(ab.LoopConflictError, match="closed before it ran"):
         _run_on(loop, add, 1, 2)
-    closer.join()
 
 
 # ------------------------------------------------------------------- syncify
@@ -490,6 +500,29 @@ def test_thread_mode_loop_closed_when_thread_ends() -> None:
 # ------------------------------------------------------------------- debugging
 
 
+class _ReleaseOnDiagnosis(logging.Handler):
+    """Sets *release* once asyncbridge logs its long-wait diagnosis (no timer)."""
+
+    def __init__(self, release: threading.Event) -> None:
+        super().__init__(logging.WARNING)
+        self.wakes = release
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "has waited" in record.getMessage():
+            self.wakes.set()
+
+
+@contextlib.contextmanager
+def _released_on_diagnosis(release: threading.Event) -> Iterator[None]:
+    handler = _ReleaseOnDiagnosis(release)
+    logger = logging.getLogger("asyncbridge")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def test_debug_wait_threshold_logs_a_diagnosis(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -501,11 +534,11 @@ def test_debug_wait_threshold_logs_a_diagnosis(
         await anyio.to_thread.run_sync(release.wait)
         return 1
 
-    timer = threading.Timer(0.2, release.set)
-    timer.start()
-    with caplog.at_level(logging.WARNING, logger="asyncbridge"):
+    with (
+        caplog.at_level(logging.WARNING, logger="asyncbridge"),
+        _released_on_diagnosis(release),
+    ):
         assert ab.run_sync(stuck) == 1
-    timer.join()
     assert "has waited" in caplog.text
     assert "deadlock" in caplog.text
 
@@ -527,11 +560,11 @@ def test_debug_wait_threshold_logs_the_chain_of_waits(
     async def outer() -> int:
         return await ab.run_in_thread(worker)
 
-    timer = threading.Timer(0.2, release.set)
-    timer.start()
-    with caplog.at_level(logging.WARNING, logger="asyncbridge"):
+    with (
+        caplog.at_level(logging.WARNING, logger="asyncbridge"),
+        _released_on_diagnosis(release),
+    ):
         assert ab.run_sync(outer) == 1
-    timer.join()
     me = threading.current_thread().name
     assert f"thread {me!r} is blocked waiting for" in caplog.text
     assert "asyncbridge-default" in caplog.text
