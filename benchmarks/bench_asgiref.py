@@ -10,19 +10,23 @@ under load:
    ``asyncio.run``;
 4. ``sync_to_async(thread_sensitive=False)`` inside ``asyncio.run``;
 5. examples/django_asgiref served by uvicorn on 127.0.0.1, once as is and once with
-   ``install()`` in its ASGI module: LOAD_CLIENTS clients send LOAD_REQUESTS
-   requests in all (the three views in turn), LOAD_ROUNDS rounds each, interleaved;
-   latency p50/p95/p99 and throughput.
+   ``install()`` in its ASGI module: LOAD_CLIENTS keep-alive connections send
+   LOAD_REQUESTS requests in all (the three views in turn), LOAD_ROUNDS rounds each,
+   interleaved; latency p50/p95/p99, throughput and the server's CPU time per
+   request. With two CPUs or more, each server runs on the first CPU and the load
+   generator (`_harness.get_load`, a lean HTTP/1.1 client) on the last, so that
+   what is measured is the server (``--no-pin`` to let them share the CPUs).
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_asgiref.py            # ~2 minutes
+    .venv/bin/python benchmarks/bench_asgiref.py            # ~3 minutes
     .venv/bin/python benchmarks/bench_asgiref.py --quick    # smoke run
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import statistics
 import sys
@@ -30,13 +34,15 @@ import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import _harness as h
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Awaitable, Callable
 
-PACKAGES = ("asyncbridge", "asgiref", "django", "uvicorn", "httpx")
+PACKAGES = ("asyncbridge", "asgiref", "django", "uvicorn")
 REAL = "asgiref"
 OURS = "compat"
 PROJECT = Path(__file__).resolve().parent.parent / "examples" / "django_asgiref"
@@ -45,7 +51,7 @@ import launch  # noqa: E402  (examples/django_asgiref/launch.py)
 
 LOAD_CLIENTS = 50  # concurrent clients
 LOAD_REQUESTS = 1_000  # requests per round, spread over the clients
-LOAD_ROUNDS = 3  # rounds per server, interleaved
+LOAD_ROUNDS = 5  # rounds per server, interleaved
 LOAD_PATHS = ("/sync/", "/async/", "/async-orm/")
 
 # Targets, from issue 11.
@@ -127,45 +133,70 @@ async def sync_to_async_calls(
 # ------------------------------------------------------------------ Django
 
 
-async def load(base: str, requests: int) -> h.Load:
-    """Send *requests* requests from LOAD_CLIENTS clients: one load round."""
-    import httpx  # noqa: PLC0415
+def placement(pin: bool) -> tuple[list[int], set[int] | None]:
+    """The CPUs for the servers and for this process (the load generator).
 
-    limits = httpx.Limits(max_connections=LOAD_CLIENTS)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    On Linux with two CPUs or more, each server runs on the first CPU and the load
+    generator on the last: the server then has a CPU of its own, and a GIL-bound
+    server's threads do not hand the GIL across cores (both servers alike).
+    """
+    if not pin or not hasattr(os, "sched_getaffinity"):
+        return [], None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return [], None
+    return [cpus[0]], {cpus[-1]}
 
-        async def send(i: int) -> None:
-            response = await client.get(LOAD_PATHS[i % len(LOAD_PATHS)])
-            if response.status_code != 200:
-                raise RuntimeError(f"{response.status_code}: {response.text}")
 
-        return await h.drive(send, clients=LOAD_CLIENTS, requests=requests)
-
-
-def django(settings: h.Settings) -> dict[str, dict[str, float]]:
+def django(settings: h.Settings, *, pin: bool) -> dict[str, dict[str, float]]:
     requests = 150 if settings.quick else LOAD_REQUESTS
     rounds = 1 if settings.quick else LOAD_ROUNDS
+    server_cpus, client_cpus = placement(pin)
     results: dict[str, dict[str, list[float]]] = {
-        REAL: {"lat": [], "rps": []},
-        OURS: {"lat": [], "rps": []},
+        f: {"lat": [], "rps": [], "cpu": []} for f in (REAL, OURS)
     }
+    previous = os.sched_getaffinity(0) if client_cpus else set()
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)
     with tempfile.TemporaryDirectory() as tmp:
         servers = {
-            f: launch.start(Path(tmp) / f"{f}.sqlite3", compat=f == OURS)
+            f: launch.start(
+                Path(tmp) / f"{f}.sqlite3", compat=f == OURS, cpus=server_cpus
+            )
             for f in results
         }
+
+        def one_round(flavour: str, n: int) -> h.Load:
+            proc, base = servers[flavour]
+            url = urlsplit(base)
+            assert url.hostname is not None
+            assert url.port is not None
+            cpu_before = h.cpu_seconds(proc.pid)
+            round_ = asyncio.run(
+                h.get_load(
+                    url.hostname, url.port, LOAD_PATHS, clients=LOAD_CLIENTS, requests=n
+                )
+            )
+            cpu_after = h.cpu_seconds(proc.pid)
+            if cpu_before is not None and cpu_after is not None:
+                results[flavour]["cpu"].append((cpu_after - cpu_before) / n)
+            return round_
+
         try:
-            for _, base in servers.values():  # warm-up
-                asyncio.run(load(base, 100))
+            for flavour in servers:  # warm-up
+                one_round(flavour, 300)
+                results[flavour]["cpu"].clear()
             for r in range(rounds):
                 order = list(servers) if r % 2 == 0 else list(reversed(servers))
                 for flavour in order:
-                    round_ = asyncio.run(load(servers[flavour][1], requests))
+                    round_ = one_round(flavour, requests)
                     results[flavour]["lat"].extend(round_.latencies)
                     results[flavour]["rps"].append(round_.throughput)
         finally:
             for proc, _ in servers.values():
                 launch.stop(proc)
+            if client_cpus:
+                os.sched_setaffinity(0, previous)
     summary = {}
     for flavour, data in results.items():
         latency = h.latency_summary(data["lat"])
@@ -174,28 +205,50 @@ def django(settings: h.Settings) -> dict[str, dict[str, float]]:
             "p95_ms": latency["p95"] * 1e3,
             "p99_ms": latency["p99"] * 1e3,
             "rps": statistics.median(data["rps"]),
+            "cpu_ms": statistics.median(data["cpu"]) * 1e3 if data["cpu"] else math.nan,
         }
+    where = (
+        f"server on CPU {server_cpus[0]}, load generator on CPU {min(client_cpus)}"
+        if client_cpus
+        else "not pinned"
+    )
     print(
         f"## Django under load: {LOAD_CLIENTS} clients, {requests} requests a round "
-        f"({', '.join(LOAD_PATHS)} in turn), {rounds} interleaved rounds per server"
+        f"({', '.join(LOAD_PATHS)} in turn), {rounds} interleaved rounds per server; "
+        f"{where}"
     )
-    print(f"{'server':<28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+    print(
+        f"{'server':<28} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} "
+        f"{'CPU ms/req':>11}"
+    )
     labels = {REAL: "asgiref (as shipped)", OURS: "compat (install())"}
     for flavour, s in summary.items():
         print(
             f"{labels[flavour]:<28} {s['p50_ms']:>8.1f} {s['p95_ms']:>8.1f} "
-            f"{s['p99_ms']:>8.1f} {s['rps']:>8.0f}"
+            f"{s['p99_ms']:>8.1f} {s['rps']:>8.0f} {s['cpu_ms']:>11.2f}"
         )
-    print("(req/s: median over rounds; latencies: all requests of all rounds)")
+    print(
+        "(req/s and the server's CPU time per request: medians over rounds; "
+        "latencies: all requests of all rounds)"
+    )
     print()
     return summary
+
+
+def options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the servers and the load generator run on any CPU",
+    )
 
 
 # ------------------------------------------------------------------ main
 
 
 def main() -> None:
-    args, settings = h.parse_args(__doc__.splitlines()[0])
+    args, settings = h.parse_args(__doc__.splitlines()[0], extra=options)
     warnings.simplefilter("ignore", DeprecationWarning)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     h.print_header("asgiref.sync vs asyncbridge.compat.asgiref", PACKAGES)
@@ -209,7 +262,7 @@ def main() -> None:
     free = asyncio.run(sync_to_async_calls(settings, thread_sensitive=False))
     h.print_table("sync_to_async, thread_sensitive=False", free, REAL)
     h.flush()
-    web = django(settings)
+    web = django(settings, pin=args.pin)
 
     print("## targets (ratios of medians within this run; compat / asgiref)")
     targets = [

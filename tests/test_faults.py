@@ -576,3 +576,32 @@ async def test_async_generator_functions_are_refused_by_offload(
         await ab.run_in_thread(_agen)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="async generator"):
         ab.asyncify(_agen)
+
+
+class _Methods:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def sync(self, n: int) -> int:
+        self.calls += 1
+        return n + 1
+
+    async def coroutine(self) -> None: ...
+
+    async def generator(self) -> AsyncIterator[int]:
+        yield 1
+
+
+@pytest.mark.anyio
+async def test_offload_checks_bound_methods_by_their_function(
+    anyio_backend: object,
+) -> None:
+    """A bound sync method runs; bound async and async-generator methods are refused."""
+    obj = _Methods()
+    assert await ab.run_in_thread(obj.sync, 1) == 2
+    assert obj.calls == 1
+    with pytest.raises(TypeError, match="async function"):
+        await ab.run_in_thread(obj.coroutine)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="async generator"):
+        await ab.run_in_thread(obj.generator)  # type: ignore[arg-type]
+    assert obj.calls == 1

@@ -10,6 +10,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 HERE = Path(__file__).resolve().parent
 START_SECONDS = 30.0
@@ -22,8 +26,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(db: Path, *, compat: bool) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    db: Path, *, compat: bool, cpus: Iterable[int] = ()
+) -> tuple[subprocess.Popen[bytes], str]:
     """Serve the project on a free port with database *db*; return it and its URL.
+
+    *cpus*, if given, are the only CPUs the server may run on (Linux).
 
     Raises:
         RuntimeError: the server exited, or did not listen within START_SECONDS.
@@ -32,6 +40,8 @@ def start(db: Path, *, compat: bool) -> tuple[subprocess.Popen[bytes], str]:
     args = [sys.executable, "serve.py", "--port", str(port), "--db", str(db)]
     if compat:
         args.append("--compat")
+    if cpus:
+        args += ["--cpus", ",".join(map(str, cpus))]
     proc = subprocess.Popen(args, cwd=HERE)  # noqa: S603
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:

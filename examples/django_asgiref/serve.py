@@ -1,6 +1,6 @@
 """Create the database if needed, then serve the project with uvicorn on loopback.
 
-python serve.py --port 8000 [--compat] [--db PATH]
+python serve.py --port 8000 [--compat] [--db PATH] [--cpus 0,1]
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--compat", action="store_true", help="install() the compat")
     parser.add_argument("--db", default=str(HERE / "db.sqlite3"))
+    parser.add_argument("--cpus", help="run on these CPUs only (Linux), e.g. 0 or 0,1")
     options = parser.parse_args()
+    if options.cpus:
+        # Before any thread starts, so every thread of the server inherits it.
+        os.sched_setaffinity(0, {int(cpu) for cpu in options.cpus.split(",")})
     os.environ["DJANGO_DB_PATH"] = options.db
     os.environ["ASYNCBRIDGE_COMPAT"] = "1" if options.compat else "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djproject.settings")

@@ -58,8 +58,10 @@ _ASYNC_FLAGS = 0x0080 | 0x0200
 
 
 def _check_fn(sync_fn: object, func: str) -> None:
-    # Fast path for the common case, a plain sync function: skip the full check.
-    if type(sync_fn) is FunctionType and not sync_fn.__code__.co_flags & _ASYNC_FLAGS:
+    # Fast path for the common cases, a plain sync function or a method bound to
+    # one: skip the full check.
+    plain = sync_fn.__func__ if type(sync_fn) is MethodType else sync_fn
+    if type(plain) is FunctionType and not plain.__code__.co_flags & _ASYNC_FLAGS:
         return
     check_sync_callable(sync_fn, func)
 
