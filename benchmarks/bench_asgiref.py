@@ -51,7 +51,7 @@ import launch  # noqa: E402  (examples/django_asgiref/launch.py)
 
 LOAD_CLIENTS = 50  # concurrent clients
 LOAD_REQUESTS = 1_000  # requests per round, spread over the clients
-LOAD_ROUNDS = 5  # rounds per server, interleaved
+LOAD_ROUNDS = 7  # rounds per server, interleaved
 LOAD_PATHS = ("/sync/", "/async/", "/async-orm/")
 
 # Targets, from issue 11.
