@@ -16,7 +16,7 @@ A competitor is a function ``run(n)`` doing *n* calls (or a coroutine function, 
 `compare_async`). The harness times whole rounds, never single calls, so the cost of
 `time.perf_counter()` does not pollute sub-microsecond results. A round that measures
 itself (CPU time of a paced workload) goes through `interleave`; a load test on a
-server (each request's latency) through `drive` (or `get_load`, its cheap HTTP
+server (each request's latency) through `drive` (or `http_load`, with a cheap HTTP
 client) and `latency_summary`.
 """
 
@@ -352,11 +352,11 @@ async def drive(
 
 
 class HttpConnection:
-    """One keep-alive HTTP/1.1 connection that sends GET requests: a load generator.
+    """One keep-alive HTTP/1.1 connection to a server under load: a load generator.
 
     A load generator must cost the client far less than the server, or it measures
     itself: httpx spent 6-7 ms of CPU per request here, more than the Django server
-    it was loading. This one writes the request line and reads the answer (a
+    it was loading. This one writes the request and reads the answer (a
     ``Content-Length`` or chunked body) with asyncio streams, about 0.3 ms a request.
     """
 
@@ -364,14 +364,22 @@ class HttpConnection:
         self.host, self.port = host, port
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def get(self, path: str) -> tuple[int, bytes]:
-        """Send ``GET path``; return the status code and the body."""
+    async def request(
+        self, method: str, path: str, json_body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """Send one request (with a JSON body, if given); return status and body."""
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-        status_line, *lines = head.split("\r\n")
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        if json_body is not None:
+            head += (
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(json_body)}\r\n"
+            )
+        writer.write(head.encode() + b"\r\n" + (json_body or b""))
+        answer = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        status_line, *lines = answer.split("\r\n")
         headers = {}
         for line in lines:
             name, _, value = line.partition(":")
@@ -380,7 +388,7 @@ class HttpConnection:
         if "content-length" in headers:
             return status, await reader.readexactly(int(headers["content-length"]))
         if headers.get("transfer-encoding") != "chunked":
-            raise RuntimeError(f"GET {path}: no body length in {head!r}")
+            raise RuntimeError(f"{method} {path}: no body length in {answer!r}")
         chunks = []
         while size := int((await reader.readuntil(b"\r\n"))[:-2], 16):
             chunks.append((await reader.readexactly(size + 2))[:-2])
@@ -395,13 +403,21 @@ class HttpConnection:
             self._streams = None
 
 
-async def get_load(
-    host: str, port: int, paths: Sequence[str], *, clients: int, requests: int
+async def http_load(
+    host: str,
+    port: int,
+    request: Callable[[int], tuple[str, str, bytes | None]],
+    *,
+    clients: int,
+    requests: int,
 ) -> Load:
-    """`drive` *clients* keep-alive connections through *paths* in turn.
+    """`drive` *clients* keep-alive connections (`HttpConnection`) to a server.
+
+    ``request(i)`` gives request number *i*: its method, path and JSON body (or
+    None).
 
     Raises:
-        RuntimeError: a response was not 200.
+        RuntimeError: a response was not a 2xx.
     """
     connections = [HttpConnection(host, port) for _ in range(clients)]
     idle = list(connections)
@@ -409,10 +425,10 @@ async def get_load(
     async def send(i: int) -> None:
         connection = idle.pop()
         try:
-            status, body = await connection.get(paths[i % len(paths)])
+            status, body = await connection.request(*request(i))
         finally:
             idle.append(connection)
-        if status != 200:
+        if not 200 <= status < 300:
             raise RuntimeError(f"{status}: {body[:200]!r}")
 
     try:

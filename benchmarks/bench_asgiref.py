@@ -14,7 +14,7 @@ under load:
    LOAD_REQUESTS requests in all (the three views in turn), LOAD_ROUNDS rounds each,
    interleaved; latency p50/p95/p99, throughput and the server's CPU time per
    request. With two CPUs or more, each server runs on the first CPU and the load
-   generator (`_harness.get_load`, a lean HTTP/1.1 client) on the last, so that
+   generator (`_harness.http_load`, a lean HTTP/1.1 client) on the last, so that
    what is measured is the server (``--no-pin`` to let them share the CPUs).
 
 Run from the repository root:
@@ -173,8 +173,12 @@ def django(settings: h.Settings, *, pin: bool) -> dict[str, dict[str, float]]:
             assert url.port is not None
             cpu_before = h.cpu_seconds(proc.pid)
             round_ = asyncio.run(
-                h.get_load(
-                    url.hostname, url.port, LOAD_PATHS, clients=LOAD_CLIENTS, requests=n
+                h.http_load(
+                    url.hostname,
+                    url.port,
+                    lambda i: ("GET", LOAD_PATHS[i % len(LOAD_PATHS)], None),
+                    clients=LOAD_CLIENTS,
+                    requests=n,
                 )
             )
             cpu_after = h.cpu_seconds(proc.pid)
