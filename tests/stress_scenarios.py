@@ -327,6 +327,68 @@ def nested_plain_threads(workers: str) -> str:
     return f"{n} threads, lent at peak {_peak_lent()}"
 
 
+class _Fault(Exception):
+    """An exception type of the test's own."""
+
+
+_FAULTS: tuple[type[BaseException], ...] = (ValueError, LookupError, _Fault, OSError)
+
+
+class _Bound:
+    """Bound methods three offloads deep, a fault every fifth leaf, async methods."""
+
+    def leaf(self, i: int) -> int:
+        if i % 5 == 4:
+            fault = _FAULTS[i // 5 % len(_FAULTS)]
+            raise fault(i)
+        return i
+
+    def level2(self, i: int) -> int:
+        async def inner() -> int:
+            return await ab.run_in_thread(self.leaf, i) + 1
+
+        return asyncio.run(inner())
+
+    def level1(self, i: int) -> int:
+        async def inner() -> int:
+            return await ab.run_in_thread(self.level2, i) + 1
+
+        return asyncio.run(inner())
+
+    async def not_sync(self, i: int) -> int:
+        return i
+
+
+@scenario
+def bound_methods(workers: str) -> str:
+    """3 x pool threads at once offload bound methods 3 deep; faults come back whole."""
+    n = 3 * pool_size(workers)
+    obj = _Bound()
+
+    async def call(i: int) -> object:
+        try:
+            if i % 7 == 6:  # an async method: refused before anything runs
+                return await ab.run_in_thread(obj.not_sync, i)  # type: ignore[arg-type]
+            return await ab.run_in_thread(obj.level1, i)
+        except (TypeError, *_FAULTS) as exc:
+            return exc
+
+    results = run_threads(n, lambda i: asyncio.run(call(i)))
+    faults = 0
+    for i, result in enumerate(results):
+        if i % 7 == 6:
+            assert isinstance(result, TypeError), (i, result)
+            assert "async function" in str(result), result
+        elif i % 5 == 4:
+            assert type(result) is _FAULTS[i // 5 % len(_FAULTS)], (i, result)
+            assert result.args == (i,), result  # type: ignore[union-attr]
+            faults += 1
+        else:
+            assert result == i + 2, (i, result)
+    assert faults > 0
+    return f"{n} threads, {faults} faults, lent at peak {_peak_lent()}"
+
+
 @scenario
 def lane_needs_itself(callers: str) -> str:
     """A lane job that needs its lane again (through run_sync) runs there, inline."""

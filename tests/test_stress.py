@@ -69,6 +69,7 @@ NESTED = [
     "nested_own_loop",
     "nested_route_back",
     "nested_plain_threads",
+    "bound_methods",
 ]
 
 
