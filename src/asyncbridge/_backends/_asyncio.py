@@ -319,7 +319,12 @@ def _cancel_left_running(tasks: set[asyncio.Task[Any]]) -> None:
 
 
 def _release_left_running(tasks: set[asyncio.Task[Any]]) -> None:
-    """Drop the stopped tasks here, so that a ResourceWarning shows whose objects."""
+    """Drop the stopped tasks here, so that a ResourceWarning shows whose objects.
+
+    Python prints the source line where an unclosed object was freed under its
+    ResourceWarning: that is one of the two lines below, so each carries the
+    explanation as its comment (the same words on purpose).
+    """
     tasks.clear()  # an object held by a task left running on the portal (see above)
     gc.collect()  # an object held by a task left running on the portal (see above)
 

@@ -420,7 +420,7 @@ class ThreadJob(Generic[T]):
         waits = live() if wait is None else (*live(), wait)
         self.waits = waits
         if wait is not None and self.context is not None:
-            self.context.run(_set_chain, waits)
+            self.context.run(CHAIN.set, waits)
 
     def run(self, finished: Callable[[], None] = _noop) -> None:
         """Run the job in the calling worker thread and deliver its outcome."""
@@ -480,10 +480,6 @@ def executor_gone(future: object) -> ExecutorShutdownError:
         f"the executor running {future!r} was shut down before it started the call "
         "(cancel_futures=True); the call never ran"
     )
-
-
-def _set_chain(waits: tuple[Wait, ...]) -> None:
-    CHAIN.set(waits)
 
 
 def _discard(value: object, _error: BaseException | None) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "check_sync_callable",
     "check_timeout",
     "describe",
+    "is_executor",
     "qualified_name",
     "reject_coroutine",
 ]
@@ -68,6 +69,13 @@ def reject_coroutine(
         )
 
 
+def is_executor(obj: object) -> bool:
+    """A `concurrent.futures.Executor`, or any object with a ``submit()`` method."""
+    return isinstance(obj, concurrent.futures.Executor) or callable(
+        getattr(obj, "submit", None)
+    )
+
+
 def check_executor(
     executor: object, func: str, param: str = "executor"
 ) -> str | object | None:
@@ -86,9 +94,7 @@ def check_executor(
                 "empty string"
             )
         return executor
-    if isinstance(executor, concurrent.futures.Executor) or callable(
-        getattr(executor, "submit", None)
-    ):
+    if is_executor(executor):
         return executor
     raise TypeError(
         f"{func}() expected None, a registered executor name, a "

@@ -26,7 +26,7 @@ from asyncbridge._backends import executor_gone, forget_handles_after_fork
 from asyncbridge._core._config import settings, when_default_workers_change
 from asyncbridge._core._errors import ExecutorShutdownError, LoopConflictError
 from asyncbridge._core._state import state
-from asyncbridge._core._validate import check_bool
+from asyncbridge._core._validate import check_bool, is_executor
 from asyncbridge._core._waits import chain, describe_chain, nearest_sync_wait
 
 from ._pool import BridgePool, FutureItem, forget_pools_after_fork
@@ -80,6 +80,7 @@ class Outlet:
         "_completed",
         "_inflight",
         "_lock",
+        "counts",
         "executor",
         "marks_threads",
         "owned",
@@ -91,9 +92,13 @@ class Outlet:
         *,
         owned: bool,
         in_process: bool = False,
+        counts: bool = True,
     ) -> None:
         self.executor = executor
         self.owned = owned  # created by asyncbridge (default pool, dedicated)
+        # Count the work for `stats()`: registered executors only (an unregistered
+        # one gets a fresh outlet per call, whose counts nobody can read).
+        self.counts = counts
         # Thread pools run `job.run` (contextvars, worker marker); others get the
         # bare function, since it may be pickled off to another process.
         self.marks_threads = in_process or isinstance(
@@ -125,8 +130,10 @@ class Outlet:
         self._submit(job)
 
     def _submit(self, job: ThreadJob[Any]) -> None:
-        """Submit *job* to a foreign executor and count it done exactly once."""
-        executor = self.executor
+        """Submit *job* to a foreign executor (counted done exactly once)."""
+        if not self.counts:
+            self._follow(job, self._hand_over(job))
+            return
         # `submitted` holds the future once submit() returns, or None when the
         # job delivered first (a fast worker): counted once either way, under
         # the lock, before its caller can see stats().
@@ -144,15 +151,7 @@ class Outlet:
                 deliver(value, error)
 
             job.deliver = counted
-        try:
-            if self.marks_threads:
-                future = executor.submit(job.run)
-            else:
-                future = executor.submit(job.fn, *job.args)
-        except RuntimeError as exc:  # "cannot schedule new futures after shutdown"
-            raise ExecutorShutdownError(
-                f"{executor!r} does not accept work any more: {exc}"
-            ) from exc
+        future = self._hand_over(job)
         with lock:
             if submitted:  # delivered already
                 self._completed += 1
@@ -160,6 +159,24 @@ class Outlet:
                 submitted.append(future)
                 self._inflight.add(future)
         future.add_done_callback(self._finished)
+        self._follow(job, future)
+
+    def _hand_over(self, job: ThreadJob[Any]) -> concurrent.futures.Future[Any]:
+        """``executor.submit()`` the job: all of it, or its bare call elsewhere."""
+        executor = self.executor
+        try:
+            if self.marks_threads:
+                return executor.submit(job.run)
+            return executor.submit(job.fn, *job.args)
+        except RuntimeError as exc:  # "cannot schedule new futures after shutdown"
+            raise ExecutorShutdownError(
+                f"{executor!r} does not accept work any more: {exc}"
+            ) from exc
+
+    def _follow(
+        self, job: ThreadJob[Any], future: concurrent.futures.Future[Any]
+    ) -> None:
+        """Tie *job* to the executor's *future* (a job that never ran fails)."""
         if self.marks_threads:
             future.add_done_callback(functools.partial(_dropped, job))
         else:
@@ -337,13 +354,6 @@ def _lookup(name: str, *, create_lane: bool = False) -> Outlet:
         return entry.outlet
 
 
-def _is_executor(obj: object) -> bool:
-    """A `concurrent.futures.Executor`, or any object with a `submit()` method."""
-    return isinstance(obj, concurrent.futures.Executor) or callable(
-        getattr(obj, "submit", None)
-    )
-
-
 def resolve(executor: object, param: str = "executor") -> Outlet:
     """Turn an ``executor=`` argument (None, a name, an executor) into an outlet.
 
@@ -361,15 +371,15 @@ def resolve(executor: object, param: str = "executor") -> Outlet:
         return _lookup(executor)
     if executor is SYNC_CALLER:
         return _SYNC_CALLER_OUTLET
-    if _is_executor(executor):
+    if is_executor(executor):
         for entry in list(_entries.values()):
             if entry.outlet.executor is executor:
                 return entry.outlet
-        # Not registered: a fresh outlet per call. (A cache keyed weakly by the
-        # executor would never let go: the outlet refers to its executor.)
+        # Not registered: a fresh outlet per call, not counted. (A cache keyed
+        # weakly by the executor would never let go: the outlet refers to it.)
         in_process = not isinstance(executor, concurrent.futures.Executor)
         foreign: Any = executor  # an Executor, or duck-typed like one
-        return Outlet(foreign, owned=False, in_process=in_process)
+        return Outlet(foreign, owned=False, in_process=in_process, counts=False)
     raise TypeError(
         f"{param} must be None, a registered executor name, a "
         f"concurrent.futures.Executor or an object with a submit() method, got "
@@ -435,7 +445,7 @@ def register(
     """
     global _default  # noqa: PLW0603
     _check_name(name)
-    if not _is_executor(executor) or executor is SYNC_CALLER:
+    if not is_executor(executor) or executor is SYNC_CALLER:
         raise TypeError(
             "executor must be a concurrent.futures.Executor (or an object with a "
             f"submit() method), got {executor!r}"

@@ -210,7 +210,7 @@ def run_job(
         raise
     inflight = None if portal is None else portal.inflight
     try:
-        job.context.run(_set_chain, waits)
+        job.context.run(CHAIN.set, waits)
         if inflight is not None:
             inflight.add(job)
         (handle.submit if submit is None else submit)(job)
@@ -222,10 +222,6 @@ def run_job(
         if parent_job is not None:
             parent_job.disown(job, handle)
     return _outcome(job, timed_out, timeout, portal)
-
-
-def _set_chain(waits: tuple[Wait, ...]) -> None:
-    CHAIN.set(waits)
 
 
 def _on_own_loop(
