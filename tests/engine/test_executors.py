@@ -310,3 +310,84 @@ def test_stats_counts_each_job_once_from_threads_released_together() -> None:
     assert ab.executors.stats()["shared"] == ab.executors.ExecutorStats(
         workers=None, busy=0, queued=0, completed=96
     )
+
+
+def test_an_unregistered_pool_from_threads_released_together_with_faults() -> None:
+    """12 threads at once through a 4-thread pool passed as executor=, with faults.
+
+    Three calls per thread, one in three raising: each call gets its own outcome.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(4)
+    n = 12
+    barrier = threading.Barrier(n)
+    outcomes: list[object] = [None] * (3 * n)
+
+    def work(i: int) -> int:
+        if i % 3 == 2:
+            raise LookupError(i)
+        return i
+
+    async def calls(t: int) -> None:
+        for i in range(3 * t, 3 * t + 3):
+            try:
+                outcomes[i] = await ab.run_in_thread(work, i, executor=pool)
+            except LookupError as exc:
+                outcomes[i] = exc
+
+    def caller(t: int) -> None:
+        barrier.wait()
+        anyio.run(calls, t)
+
+    threads = [threading.Thread(target=caller, args=(t,)) for t in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    raised = {i: o.args for i, o in enumerate(outcomes) if isinstance(o, LookupError)}
+    assert raised == {i: (i,) for i in range(2, 3 * n, 3)}
+    returned = [o for i, o in enumerate(outcomes) if i % 3 != 2]
+    assert returned == [i for i in range(3 * n) if i % 3 != 2]
+    pool.shutdown()
+
+
+def test_an_unregistered_pool_shut_down_under_load() -> None:
+    """12 calls on a 4-thread pool passed as executor=, shut down mid-way.
+
+    The 4 running calls finish; the 8 queued ones raise ExecutorShutdownError; a
+    later call raises it at once. Nothing hangs.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(4)
+    release = threading.Event()
+    started = threading.Barrier(5)  # the 4 workers and the test
+
+    def blocker() -> str:
+        started.wait()
+        release.wait()
+        return "ran"
+
+    async def main() -> list[object]:
+        results: list[object] = []
+
+        async def one() -> None:
+            try:
+                results.append(await ab.run_in_thread(blocker, executor=pool))
+            except ab.ExecutorShutdownError as exc:
+                results.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(12):
+                tg.start_soon(one)
+            await anyio.to_thread.run_sync(started.wait)  # 4 running, 8 queued
+            pool.shutdown(wait=False, cancel_futures=True)
+            release.set()
+        return results
+
+    results = anyio.run(main)
+    assert results.count("ran") == 4
+    assert sum(isinstance(r, ab.ExecutorShutdownError) for r in results) == 8
+
+    async def after() -> str:
+        return await ab.run_in_thread(blocker, executor=pool)
+
+    with pytest.raises(ab.ExecutorShutdownError):
+        anyio.run(after)
